@@ -1,0 +1,119 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../engine/errors.ts';
+
+/** SPEC §10 defaults; every process reads the environment once, here, and passes plain values on. */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const flag = z
+  .enum(['', '0', '1', 'false', 'true'])
+  .default('')
+  .transform((value) => value === '1' || value === 'true');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value === '' ? undefined : value));
+
+const yearMonthDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+
+const environmentSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default(DEFAULT_DATABASE_URL),
+  REDIS_URL: url(['redis:', 'rediss:']).default(DEFAULT_REDIS_URL),
+  LANDING_DIR: z.string().min(1).default('./data/landing'),
+  EXPORT_DIR: z.string().min(1).default('./data/exports'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_PREFIX: z.string().min(1).default('pipeline'),
+  ALPHA_VANTAGE_API_KEY: optionalText,
+  ALPHA_VANTAGE_URL: url(['http:', 'https:']).default('https://www.alphavantage.co/query'),
+  STOCK_SYMBOLS: z
+    .string()
+    .default('TWLO,BAND,EGHT')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((symbol) => symbol.trim().toUpperCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[A-Z.]{1,10}$/, 'must be ticker symbols like TWLO')).min(1)),
+  STOCK_START: yearMonthDay.default('2020-01-01'),
+  AZURE_STORAGE_CONNECTION_STRING: optionalText,
+  AZURE_CONTAINER: optionalText,
+  DASHBOARD_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  DASHBOARD_USER: optionalText,
+  DASHBOARD_PASSWORD: optionalText,
+  DASHBOARD_READ_ONLY: flag,
+});
+
+export type Config = Readonly<{
+  databaseUrl: string;
+  redisUrl: string;
+  landingDir: string;
+  exportDir: string;
+  logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  queuePrefix: string;
+  alphaVantage: { apiKey: string | undefined; url: string; symbols: string[]; start: string };
+  azure: { connectionString: string; container: string } | undefined;
+  dashboard: {
+    port: number;
+    auth: { user: string; password: string } | undefined;
+    readOnly: boolean;
+  };
+}>;
+
+/** Validates the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.DASHBOARD_USER) !== Boolean(e.DASHBOARD_PASSWORD)) {
+    throw new ConfigError('invalid environment: set both DASHBOARD_USER and DASHBOARD_PASSWORD, or neither');
+  }
+  if (Boolean(e.AZURE_STORAGE_CONNECTION_STRING) !== Boolean(e.AZURE_CONTAINER)) {
+    throw new ConfigError(
+      'invalid environment: set both AZURE_STORAGE_CONNECTION_STRING and AZURE_CONTAINER, or neither',
+    );
+  }
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    landingDir: resolve(e.LANDING_DIR),
+    exportDir: resolve(e.EXPORT_DIR),
+    logLevel: e.LOG_LEVEL,
+    queuePrefix: e.QUEUE_PREFIX,
+    alphaVantage: {
+      apiKey: e.ALPHA_VANTAGE_API_KEY,
+      url: e.ALPHA_VANTAGE_URL,
+      symbols: e.STOCK_SYMBOLS,
+      start: e.STOCK_START,
+    },
+    azure:
+      e.AZURE_STORAGE_CONNECTION_STRING && e.AZURE_CONTAINER
+        ? { connectionString: e.AZURE_STORAGE_CONNECTION_STRING, container: e.AZURE_CONTAINER }
+        : undefined,
+    dashboard: {
+      port: e.DASHBOARD_PORT,
+      auth:
+        e.DASHBOARD_USER && e.DASHBOARD_PASSWORD
+          ? { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD }
+          : undefined,
+      readOnly: e.DASHBOARD_READ_ONLY,
+    },
+  });
+}

@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { PipelineError } from '../engine/errors.ts';
+import { registerDoctor } from './commands/doctor.ts';
+import { registerMigrate } from './commands/migrate.ts';
+
+const program = new Command('pipeline')
+  .description('A Dagster-style data asset pipeline on BullMQ and PostgreSQL')
+  .showHelpAfterError('(run `pipeline --help` for usage)')
+  .exitOverride();
+
+registerMigrate(program);
+registerDoctor(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}
+
+/** Known failures are one line on stderr and a meaningful exit code; anything else is a bug with its stack. */
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed the message (or the help/version, which exit 0).
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (error instanceof PipelineError) {
+    process.stderr.write(`pipeline: ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(
+    `pipeline: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}

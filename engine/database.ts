@@ -1,0 +1,115 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres, { type Sql } from 'postgres';
+import * as schema from '../schema/index.ts';
+import { redactUrl, ServiceUnreachableError } from './errors.ts';
+
+export type Db = PostgresJsDatabase<typeof schema>;
+export type Database = { sql: Sql; db: Db; url: string; close: () => Promise<void> };
+
+const POSTGRES_START_HINT =
+  'start it with `docker compose up -d postgres` (or your system service, e.g. `pg_ctlcluster 15 main start`), or set DATABASE_URL';
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P03', // the database system is starting up / shutting down
+]);
+
+/** Turns a failure to reach Postgres into one line naming the URL and how to fix it; anything else passes through. */
+export function explainPostgresError(error: unknown, url: string): unknown {
+  const code = (error as { code?: string } | undefined)?.code;
+  const shown = redactUrl(url);
+  if (code && CONNECTION_ERROR_CODES.has(code)) {
+    return new ServiceUnreachableError(
+      `PostgreSQL is not reachable at ${shown} (${code}): ${POSTGRES_START_HINT}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (code === '3D000') {
+    return new ServiceUnreachableError(
+      `PostgreSQL database in ${shown} does not exist: run \`npx pipeline migrate\` to create it`,
+      { cause: error },
+    );
+  }
+  if (code === '28P01' || code === '28000') {
+    return new ServiceUnreachableError(
+      `PostgreSQL rejected the credentials in ${shown}: check the user and password in DATABASE_URL`,
+      { cause: error },
+    );
+  }
+  return error;
+}
+
+export type OpenOptions = {
+  max?: number;
+  connectTimeoutSeconds?: number;
+  applicationName?: string;
+  /** The URL to name in errors, when it differs from the one connected to (e.g. the maintenance database). */
+  shownUrl?: string;
+};
+
+/** Opens a pool and proves it answers, so an unreachable database fails here with a clear message. */
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Database> {
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'pipeline' },
+  });
+  try {
+    await sql`select 1`;
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw explainPostgresError(error, options.shownUrl ?? url);
+  }
+  return { sql, db: drizzle(sql, { schema }), url, close: () => sql.end({ timeout: 5 }) };
+}
+
+/** The URL of the same server's maintenance database, used to create or drop databases. */
+export function maintenanceUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = '/postgres';
+  return parsed.toString();
+}
+
+export function databaseName(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (!name) throw new ServiceUnreachableError(`DATABASE_URL ${redactUrl(url)} names no database`);
+  return name;
+}
+
+/** Creates the database named in the URL when it is missing; returns true when it did. */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const name = databaseName(url);
+  const admin = await openDatabase(maintenanceUrl(url), { max: 1, shownUrl: url });
+  try {
+    const [row] = await admin.sql`select 1 as found from pg_database where datname = ${name}`;
+    if (row) return false;
+    try {
+      await admin.sql.unsafe(`create database ${quoteIdentifier(name)}`);
+    } catch (error) {
+      // Another process created it between our look and our create (42P04, or 23505 when both raced
+      // into pg_database at the same moment).
+      const code = (error as { code?: string }).code;
+      if (code === '42P04' || code === '23505') return false;
+      throw error;
+    }
+    return true;
+  } finally {
+    await admin.close();
+  }
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,37 @@
+/**
+ * The few error classes that carry meaning. The CLI prints any PipelineError as one line
+ * (no stack trace) and exits with its exitCode; anything else is a bug and shows its stack.
+ */
+export class PipelineError extends Error {
+  readonly exitCode: number = 1;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line usage or flag values. */
+export class UsageError extends PipelineError {
+  override readonly exitCode = 2;
+}
+
+/** The environment is invalid (a bad URL, a missing pair of variables). */
+export class ConfigError extends PipelineError {
+  override readonly exitCode = 2;
+}
+
+/** Postgres or Redis (or another service) does not answer. */
+export class ServiceUnreachableError extends PipelineError {
+  override readonly exitCode = 3;
+}
+
+/** Replaces the password of a connection URL with ****, so URLs can be shown to users. */
+export function redactUrl(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.password) parsed.password = '****';
+    return parsed.toString();
+  } catch {
+    return '<unparsable URL>';
+  }
+}

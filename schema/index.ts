@@ -1,0 +1,3 @@
+export * from './analytics.ts';
+export * from './core.ts';
+export * from './engine.ts';

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { redisUrl, serverUrl } from '../support/urls.ts';
+
+// Port 1 on loopback: nothing listens there, so connections are refused at once.
+const DEAD_POSTGRES = 'postgres://someone:s3cret-pw@127.0.0.1:1/pipeline';
+const DEAD_REDIS = 'redis://:s3cret-pw@127.0.0.1:1';
+
+function expectOneCleanLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+  expect(stderr).not.toContain('s3cret-pw');
+  return lines[0] ?? '';
+}
+
+describe('unreachable services', () => {
+  it('migrate names the Postgres URL with the password masked and says how to start it', async () => {
+    const result = await runCli(['migrate'], { env: { DATABASE_URL: DEAD_POSTGRES } });
+    expect(result.code).toBe(3);
+    const line = expectOneCleanLine(result.stderr);
+    expect(line).toContain('PostgreSQL is not reachable at postgres://someone:****@127.0.0.1:1/pipeline');
+    expect(line).toContain('docker compose up -d postgres');
+  });
+
+  it('doctor names the Redis URL with the password masked and says how to start it', async () => {
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: serverUrl(), REDIS_URL: DEAD_REDIS } });
+    expect(result.code).toBe(3);
+    const line = expectOneCleanLine(result.stderr);
+    expect(line).toContain('Redis is not reachable at redis://:****@127.0.0.1:1');
+    expect(line).toContain('docker compose up -d redis');
+    expect(result.stdout).toContain('postgres ok');
+  });
+
+  it('doctor reports both services when they answer', async () => {
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: serverUrl(), REDIS_URL: redisUrl() } });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/postgres ok .*PostgreSQL \d+/);
+    expect(result.stdout).toMatch(/redis +ok .*Redis \d+/);
+  });
+
+  it('a missing database says to run migrate', async () => {
+    const url = new URL(serverUrl());
+    url.pathname = '/pipeline_does_not_exist_anywhere';
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: url.toString() } });
+    expect(result.code).toBe(3);
+    expect(expectOneCleanLine(result.stderr)).toContain('run `npx pipeline migrate` to create it');
+  });
+});
+
+describe('configuration and usage errors', () => {
+  it('an invalid DATABASE_URL is one line naming the variable, exit 2', async () => {
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: 'mysql://localhost/x' } });
+    expect(result.code).toBe(2);
+    expect(expectOneCleanLine(result.stderr)).toContain(
+      'DATABASE_URL must be a URL starting with postgres://',
+    );
+  });
+
+  it('an unknown command exits 2 and points at --help', async () => {
+    const result = await runCli(['frobnicate']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('--help lists the commands and exits 0', async () => {
+    const result = await runCli(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('migrate');
+    expect(result.stdout).toContain('doctor');
+  });
+});

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerGenerate } from './commands/generate.ts';
 import { registerMigrate } from './commands/migrate.ts';
 
 const program = new Command('pipeline')
@@ -8,6 +9,7 @@ const program = new Command('pipeline')
   .showHelpAfterError('(run `pipeline --help` for usage)')
   .exitOverride();
 
+registerGenerate(program);
 registerMigrate(program);
 registerDoctor(program);
 
@@ -27,8 +29,7 @@ function reportError(error: unknown): number {
     process.stderr.write(`pipeline: ${error.message}\n`);
     return error.exitCode;
   }
-  process.stderr.write(
-    `pipeline: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  process.stderr.write(`pipeline: unexpected error: ${detail}\n`);
   return 1;
 }

@@ -25,6 +25,11 @@ export class ServiceUnreachableError extends PipelineError {
   override readonly exitCode = 3;
 }
 
+/** The user stopped the command (Ctrl-C); exit code 130 as a shell would report. */
+export class Interrupted extends PipelineError {
+  override readonly exitCode = 130;
+}
+
 /** Replaces the password of a connection URL with ****, so URLs can be shown to users. */
 export function redactUrl(value: string): string {
   try {

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { openDatabase } from '../../engine/database.ts';
 import { redactUrl } from '../../engine/errors.ts';
-import { connectRedis } from '../../queues/connection.ts';
 import { loadConfig } from '../config.ts';
 
 export function registerDoctor(program: Command): void {
@@ -10,6 +8,8 @@ export function registerDoctor(program: Command): void {
     .description('check that the configuration is valid and PostgreSQL and Redis answer')
     .action(async () => {
       const config = loadConfig();
+      const { openDatabase } = await import('../../engine/database.ts');
+      const { connectRedis } = await import('../../queues/connection.ts');
       const database = await openDatabase(config.databaseUrl, { max: 1 });
       const [row] = await database.sql<
         { version: string }[]

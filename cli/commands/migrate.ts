@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
+// Implementations are imported inside actions: every verb would otherwise load every driver.
 import { redactUrl } from '../../engine/errors.ts';
-import { migrateDatabase } from '../../engine/migrations.ts';
 import { loadConfig } from '../config.ts';
 
 export function registerMigrate(program: Command): void {
@@ -11,6 +11,7 @@ export function registerMigrate(program: Command): void {
     )
     .action(async () => {
       const config = loadConfig();
+      const { migrateDatabase } = await import('../../engine/migrations.ts');
       const result = await migrateDatabase(config.databaseUrl);
       const target = redactUrl(config.databaseUrl);
       if (result.createdDatabase) console.log(`created database ${target}`);

@@ -9,10 +9,17 @@ export type CliResult = { code: number | null; stdout: string; stderr: string };
 /** Runs the real `pipeline` command as a subprocess, the way a user does. */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    timeoutMs?: number;
+    /** Sends SIGINT (a user's Ctrl-C) after this long. */
+    killAfterMs?: number;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PIPELINE_BIN, ...args], {
+    // Executed through its shebang, exactly as npx runs it.
+    const child = spawn(PIPELINE_BIN, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: { ...process.env, FORCE_COLOR: '0', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,9 +33,14 @@ export function runCli(
       stderr += chunk.toString();
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    const interrupt =
+      options.killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill('SIGINT'), options.killAfterMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(interrupt);
       resolve({ code, stdout, stderr });
     });
   });

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { Interrupted, UsageError } from '../../engine/errors.ts';
+import { lastCompleteMonth, monthKey, parseMonth } from '../../engine/months.ts';
+
+type GenerateFlags = { out: string; customers: number; months: number; end?: string; seed: number };
+
+function integer(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${value}'`);
+    }
+    return parsed;
+  };
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description(
+      'write a deterministic landing zone: channels.csv, customers/YYYY-MM.csv, traffic/YYYY-MM.csv',
+    )
+    .requiredOption('--out <dir>', 'folder to write (created, or an earlier landing zone replaced)')
+    .option('--customers <n>', 'customers in the simulated CRM', integer('customers', 1, 5_000_000), 1000)
+    .option('--months <n>', 'months of drops', integer('months', 1, 600), 24)
+    .option('--end <YYYY-MM>', 'last month (default: the last complete month, UTC)')
+    .option('--seed <n>', 'random seed: same arguments, same bytes', integer('seed', 0, 2 ** 31 - 1), 42)
+    .action(generate);
+}
+
+async function generate(flags: GenerateFlags): Promise<void> {
+  const end = flags.end === undefined ? lastCompleteMonth() : parseMonth(flags.end, '--end');
+  // Imported here: other verbs should not pay for faker and the generator.
+  const { generateLandingZone } = await import('../../data-generation/landing-zone.ts');
+  const { SingleBar } = await import('cli-progress');
+  const bar = process.stderr.isTTY
+    ? new SingleBar({
+        format: 'generating {bar} {value}/{total} months | {month} | {rows} traffic rows',
+        stream: process.stderr,
+        hideCursor: true,
+      })
+    : undefined;
+  // Ctrl-C stops between months and removes the partial output rather than dying mid-file.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort(new Interrupted('generate interrupted: nothing was written'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  bar?.start(flags.months, 0, { month: monthKey(end - flags.months + 1), rows: 0 });
+  try {
+    const summary = await generateLandingZone({
+      out: flags.out,
+      customers: flags.customers,
+      months: flags.months,
+      end,
+      seed: flags.seed,
+      signal: interrupt.signal,
+      onProgress: (p) =>
+        bar?.update(p.monthsDone, { month: p.month, rows: p.trafficRows.toLocaleString('en-US') }),
+    });
+    bar?.stop();
+    console.log(
+      `wrote ${summary.files} files, ${summary.rows.toLocaleString('en-US')} rows ` +
+        `(${summary.trafficRows.toLocaleString('en-US')} traffic), ${(summary.bytes / 1e6).toFixed(1)} MB ` +
+        `in ${summary.seconds.toFixed(2)} s (peak RSS ${peakRssMegabytes()} MB) to ${summary.out}`,
+    );
+  } finally {
+    bar?.stop();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** Peak resident set size of this process so far, in MB: the generator's memory budget. */
+function peakRssMegabytes(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}

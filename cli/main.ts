@@ -1,8 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
+import { registerAssets } from './commands/assets.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerGenerate } from './commands/generate.ts';
+import { registerMaterialize } from './commands/materialize.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerRuns } from './commands/runs.ts';
 
 const program = new Command('pipeline')
   .description('A Dagster-style data asset pipeline on BullMQ and PostgreSQL')
@@ -11,7 +14,16 @@ const program = new Command('pipeline')
 
 registerGenerate(program);
 registerMigrate(program);
+registerAssets(program);
+registerMaterialize(program);
+registerRuns(program);
 registerDoctor(program);
+
+// `pipeline runs | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
-import postgres, { type Sql } from 'postgres';
+import postgres, { type Sql, type TransactionSql } from 'postgres';
 import * as schema from '../schema/index.ts';
 import { redactUrl, ServiceUnreachableError } from './errors.ts';
 
@@ -112,4 +112,12 @@ export async function ensureDatabase(url: string): Promise<boolean> {
 
 export function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Drizzle over a postgres.js transaction. drizzle() reads (and adjusts) `client.options`, which a
+ * transaction handle lacks; it shares the pool's, which drizzle already adjusted the same way.
+ */
+export function drizzleInTransaction(tx: TransactionSql, pool: Sql): Db {
+  return drizzle(Object.assign(tx, { options: pool.options }) as unknown as Sql, { schema });
 }

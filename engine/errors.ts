@@ -10,6 +10,20 @@ export class PipelineError extends Error {
   }
 }
 
+/** The asset definitions are inconsistent (duplicate key, unknown dependency, cycle). */
+export class DefinitionError extends PipelineError {}
+
+/** Bad input data (file:line: column: reason); never retried. */
+export class InputError extends PipelineError {
+  override readonly exitCode = 1;
+}
+
+/** An `error` severity check failed; the asset's write was rolled back. Never retried. */
+export class CheckFailedError extends PipelineError {}
+
+/** An asset's materialization failed; names the node and run, keeps the original as `cause`. */
+export class AssetFailedError extends PipelineError {}
+
 /** Bad command-line usage or flag values. */
 export class UsageError extends PipelineError {
   override readonly exitCode = 2;

@@ -52,6 +52,8 @@ export const runNodes = pgTable(
     runId: uuid('run_id').notNull(),
     assetKey: text('asset_key').notNull(),
     partitionKey: text('partition_key').notNull().default(''),
+    // The node's place in the plan's dependency order, for listing.
+    position: integer('position').notNull().default(0),
     status: text('status').notNull().default('pending'),
     // The node keys (asset|partition) this node waits for inside the run.
     upstream: text('upstream').array().notNull().default(sql`'{}'::text[]`),

@@ -1,18 +1,9 @@
 import type { Command } from 'commander';
-import { Interrupted, UsageError } from '../../engine/errors.ts';
+import { Interrupted } from '../../engine/errors.ts';
 import { lastCompleteMonth, monthKey, parseMonth } from '../../engine/months.ts';
+import { wholeNumber } from '../options.ts';
 
 type GenerateFlags = { out: string; customers: number; months: number; end?: string; seed: number };
-
-function integer(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
-      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got '${value}'`);
-    }
-    return parsed;
-  };
-}
 
 export function registerGenerate(program: Command): void {
   program
@@ -21,10 +12,10 @@ export function registerGenerate(program: Command): void {
       'write a deterministic landing zone: channels.csv, customers/YYYY-MM.csv, traffic/YYYY-MM.csv',
     )
     .requiredOption('--out <dir>', 'folder to write (created, or an earlier landing zone replaced)')
-    .option('--customers <n>', 'customers in the simulated CRM', integer('customers', 1, 5_000_000), 1000)
-    .option('--months <n>', 'months of drops', integer('months', 1, 600), 24)
+    .option('--customers <n>', 'customers in the simulated CRM', wholeNumber('customers', 1, 5_000_000), 1000)
+    .option('--months <n>', 'months of drops', wholeNumber('months', 1, 600), 24)
     .option('--end <YYYY-MM>', 'last month (default: the last complete month, UTC)')
-    .option('--seed <n>', 'random seed: same arguments, same bytes', integer('seed', 0, 2 ** 31 - 1), 42)
+    .option('--seed <n>', 'random seed: same arguments, same bytes', wholeNumber('seed', 0, 2 ** 31 - 1), 42)
     .action(generate);
 }
 

@@ -31,7 +31,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await withAdmin((admin) =>
     admin.sql.unsafe(`create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`),
   );
-  const database = await openDatabase(withDatabase(serverUrl(), name), { max: 4 });
+  const database = await openDatabase(withDatabase(serverUrl(), name), { max: 10 });
   return {
     ...database,
     name,

@@ -1,0 +1,224 @@
+import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { checkResults, materializations, runNodes, runs } from '../schema/engine.ts';
+import type { AssetMetadata, MetadataValue } from './asset.ts';
+import type { Db } from './database.ts';
+import type { PlanNode, RunPlan } from './plan.ts';
+
+export type RunTrigger = 'cli' | 'schedule' | 'dashboard' | 'demo';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export type NodeStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
+export type Executor = 'in-process' | 'bullmq';
+
+export type NewRun = {
+  trigger: RunTrigger;
+  selection: string;
+  executor: Executor;
+  plan: RunPlan;
+  config?: Record<string, unknown>;
+};
+
+export type CheckRecord = {
+  name: string;
+  severity: 'error' | 'warn';
+  passed: boolean;
+  message?: string;
+  metadata?: Record<string, MetadataValue>;
+};
+
+export type NodeRef = Pick<PlanNode, 'assetKey' | 'partitionKey'>;
+
+export type RunRow = typeof runs.$inferSelect;
+export type RunNodeRow = typeof runNodes.$inferSelect;
+export type CheckResultRow = typeof checkResults.$inferSelect;
+export type RunSummaryRow = RunRow & { nodeCounts: Partial<Record<NodeStatus, number>> };
+
+/** Only the two key columns: a PlanNode also carries its id, which must not reach an insert. */
+const nodeKey = (node: NodeRef) => ({ assetKey: node.assetKey, partitionKey: node.partitionKey });
+
+const nodeWhere = (runId: string, node: NodeRef) =>
+  and(
+    eq(runNodes.runId, runId),
+    eq(runNodes.assetKey, node.assetKey),
+    eq(runNodes.partitionKey, node.partitionKey),
+  );
+
+/** Run history in Postgres: runs, their nodes, materialization events and check results. */
+export class RunStore {
+  constructor(private readonly db: Db) {}
+
+  async createRun(run: NewRun): Promise<string> {
+    const partitions = run.plan.partitions;
+    return this.db.transaction(async (tx) => {
+      const [created] = await tx
+        .insert(runs)
+        .values({
+          trigger: run.trigger,
+          selection: run.selection,
+          executor: run.executor,
+          partitionFrom: partitions[0] ?? null,
+          partitionTo: partitions[partitions.length - 1] ?? null,
+          config: run.config ?? {},
+        })
+        .returning({ id: runs.id });
+      if (!created) throw new Error('run was not created');
+      if (run.plan.nodes.length > 0) {
+        await tx.insert(runNodes).values(
+          run.plan.nodes.map((node, position) => ({
+            runId: created.id,
+            position,
+            assetKey: node.assetKey,
+            partitionKey: node.partitionKey,
+            upstream: node.upstream,
+          })),
+        );
+      }
+      return created.id;
+    });
+  }
+
+  async markRunStarted(runId: string): Promise<void> {
+    await this.db
+      .update(runs)
+      .set({ status: 'running', startedAt: sql`coalesce(${runs.startedAt}, now())` })
+      .where(eq(runs.id, runId));
+  }
+
+  async markNodeRunning(runId: string, node: NodeRef, attempt: number): Promise<void> {
+    await this.db
+      .update(runNodes)
+      .set({ status: 'running', attempts: attempt, startedAt: sql`now()`, error: null, errorCause: null })
+      .where(nodeWhere(runId, node));
+  }
+
+  /** Marks the node done and records the materialization event, atomically. */
+  async markNodeSucceeded(
+    runId: string,
+    node: NodeRef,
+    durationMs: number,
+    metadata: AssetMetadata,
+  ): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx
+        .update(runNodes)
+        .set({ status: 'succeeded', finishedAt: sql`now()`, durationMs, metadata })
+        .where(nodeWhere(runId, node));
+      await tx.insert(materializations).values({ runId, ...nodeKey(node), durationMs, metadata });
+    });
+  }
+
+  async markNodeFailed(
+    runId: string,
+    node: NodeRef,
+    failure: { durationMs: number; error: string; cause?: string },
+  ): Promise<void> {
+    await this.db
+      .update(runNodes)
+      .set({
+        status: 'failed',
+        finishedAt: sql`now()`,
+        durationMs: failure.durationMs,
+        error: failure.error,
+        errorCause: failure.cause ?? null,
+      })
+      .where(nodeWhere(runId, node));
+  }
+
+  async markNodesSkipped(runId: string, nodes: NodeRef[], reason: string): Promise<void> {
+    for (const node of nodes) {
+      await this.db
+        .update(runNodes)
+        .set({ status: 'skipped', error: reason, finishedAt: sql`now()` })
+        .where(and(nodeWhere(runId, node), eq(runNodes.status, 'pending')));
+    }
+  }
+
+  async recordChecks(runId: string, node: NodeRef, checks: CheckRecord[]): Promise<void> {
+    if (checks.length === 0) return;
+    await this.db.insert(checkResults).values(
+      checks.map((check) => ({
+        runId,
+        ...nodeKey(node),
+        checkName: check.name,
+        severity: check.severity,
+        passed: check.passed,
+        message: check.message ?? null,
+        metadata: check.metadata ?? null,
+      })),
+    );
+  }
+
+  /** Settles the run's status from its nodes: succeeded only if every node succeeded. */
+  async finishRun(runId: string, options: { canceled?: boolean; error?: string } = {}): Promise<RunStatus> {
+    const nodes = await this.db
+      .select({ status: runNodes.status, n: count() })
+      .from(runNodes)
+      .where(eq(runNodes.runId, runId))
+      .groupBy(runNodes.status);
+    const allSucceeded = nodes.every((row) => row.status === 'succeeded');
+    const status: RunStatus = options.canceled ? 'canceled' : allSucceeded ? 'succeeded' : 'failed';
+    await this.db
+      .update(runs)
+      .set({ status, finishedAt: sql`now()`, error: options.error ?? null })
+      .where(eq(runs.id, runId));
+    return status;
+  }
+
+  async getRun(
+    runId: string,
+  ): Promise<{ run: RunRow; nodes: RunNodeRow[]; checks: CheckResultRow[] } | undefined> {
+    const [run] = await this.db.select().from(runs).where(eq(runs.id, runId));
+    if (!run) return undefined;
+    const nodes = await this.db
+      .select()
+      .from(runNodes)
+      .where(eq(runNodes.runId, runId))
+      .orderBy(runNodes.position);
+    const checks = await this.db
+      .select()
+      .from(checkResults)
+      .where(eq(checkResults.runId, runId))
+      .orderBy(checkResults.id);
+    return { run, nodes, checks };
+  }
+
+  /** Runs whose id starts with `prefix` (users type the first 8 characters). */
+  async findRunIds(prefix: string): Promise<string[]> {
+    if (!/^[0-9a-f-]{1,36}$/i.test(prefix)) return [];
+    const rows = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(sql`${runs.id}::text like ${`${prefix.toLowerCase()}%`}`)
+      .limit(2);
+    return rows.map((row) => row.id);
+  }
+
+  async listRuns(limit = 50): Promise<RunSummaryRow[]> {
+    const recent = await this.db.select().from(runs).orderBy(desc(runs.createdAt)).limit(limit);
+    if (recent.length === 0) return [];
+    const counts = await this.db
+      .select({ runId: runNodes.runId, status: runNodes.status, n: count() })
+      .from(runNodes)
+      .where(
+        inArray(
+          runNodes.runId,
+          recent.map((run) => run.id),
+        ),
+      )
+      .groupBy(runNodes.runId, runNodes.status);
+    return recent.map((run) => ({
+      ...run,
+      nodeCounts: Object.fromEntries(
+        counts.filter((c) => c.runId === run.id).map((c) => [c.status as NodeStatus, c.n]),
+      ),
+    }));
+  }
+
+  /** The latest materialization of each asset (any partition). */
+  async lastMaterializations(): Promise<Map<string, typeof materializations.$inferSelect>> {
+    const rows = await this.db
+      .selectDistinctOn([materializations.assetKey])
+      .from(materializations)
+      .orderBy(materializations.assetKey, desc(materializations.materializedAt), desc(materializations.id));
+    return new Map(rows.map((row) => [row.assetKey, row]));
+  }
+}

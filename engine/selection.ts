@@ -1,0 +1,48 @@
+import { UsageError } from './errors.ts';
+import type { AssetGraph } from './graph.ts';
+
+/**
+ * Asset selections (SPEC §10): `*`, `key`, `+key` (with everything upstream), `key+` (with
+ * everything downstream), `+key+` (both), `group:NAME`. Terms separated by commas and/or
+ * whitespace are a union. The result is in dependency order (graph.order), without duplicates.
+ */
+export function selectAssets<C>(graph: AssetGraph<C>, expression: string): string[] {
+  const terms = expression.split(/[\s,]+/).filter((term) => term !== '');
+  if (terms.length === 0) {
+    throw new UsageError(
+      `empty selection: use '*', KEY, +KEY, KEY+, +KEY+ or group:NAME; valid assets are ${validAssets(graph)}`,
+    );
+  }
+  const selected = new Set<string>();
+  for (const term of terms) {
+    for (const key of resolveTerm(graph, term)) selected.add(key);
+  }
+  return graph.order.filter((key) => selected.has(key));
+}
+
+function resolveTerm<C>(graph: AssetGraph<C>, term: string): Iterable<string> {
+  if (term === '*') return graph.order;
+  if (term.startsWith('group:')) {
+    const group = term.slice('group:'.length);
+    if (!graph.groups.includes(group)) {
+      throw new UsageError(`unknown group '${group}': valid groups are ${graph.groups.join(', ')}`);
+    }
+    return graph.order.filter((key) => graph.get(key).group === group);
+  }
+  const upstream = term.startsWith('+');
+  const downstream = term.endsWith('+') && term.length > 1;
+  const key = term.slice(upstream ? 1 : 0, downstream ? -1 : undefined);
+  if (!graph.has(key)) {
+    throw new UsageError(
+      `unknown asset '${key || term}' in selection: valid assets are ${validAssets(graph)}`,
+    );
+  }
+  const keys = new Set([key]);
+  if (upstream) for (const k of graph.withUpstream(key)) keys.add(k);
+  if (downstream) for (const k of graph.withDownstream(key)) keys.add(k);
+  return keys;
+}
+
+function validAssets<C>(graph: AssetGraph<C>): string {
+  return [...graph.order].sort().join(', ');
+}

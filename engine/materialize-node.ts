@@ -90,8 +90,22 @@ export async function materializeNode<Config>(options: MaterializeNodeOptions<Co
       checks,
       durationMs: performance.now() - started,
       // Bad input and failed checks do not get better by trying again.
-      retryable:
-        !(error instanceof InputError || error instanceof CheckFailedError) && !options.signal.aborted,
+      retryable: isRetryable(error) && !options.signal.aborted,
     };
   }
+}
+
+// SQLSTATE classes that are the query's own fault: data exception, integrity violation, syntax or
+// undefined object. Trying again gives the same answer.
+const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23', '42']);
+
+/** Bad input, failed checks and broken SQL do not get better by trying again; the rest may. */
+function isRetryable(error: unknown): boolean {
+  if (error instanceof InputError || error instanceof CheckFailedError) return false;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return !(
+    typeof code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(code) &&
+    PERMANENT_SQLSTATE_CLASSES.has(code.slice(0, 2))
+  );
 }

@@ -1,0 +1,43 @@
+import { defineAsset } from '../../engine/asset.ts';
+import type { PipelineConfig } from '../config.ts';
+import { landingFile } from './csv-file.ts';
+import { loadCsv } from './load.ts';
+import { decimal, required, wholeNumber } from './rules.ts';
+import { repeatedKey } from './validate.ts';
+
+export const channels = defineAsset<PipelineConfig>({
+  key: 'channels',
+  group: 'ingest',
+  description: 'every messaging channel and its unit price, upserted from channels.csv',
+  retry: { attempts: 3, backoffMs: 2_000 },
+  materialize: async (ctx) => {
+    const loaded = await loadCsv(ctx, {
+      ...landingFile(ctx.config.landingDir, 'channels.csv'),
+      columns: ['channel_id', 'channel_name', 'channel_type', 'unit_price_eur'],
+      valueRules: {
+        channel_id: wholeNumber('channel_id'),
+        channel_name: required('channel_name'),
+        channel_type: required('channel_type'),
+        unit_price_eur: decimal('unit_price_eur', 4, 6, 'negative price'),
+      },
+      rowChecks: [
+        repeatedKey({
+          key: ['"channel_id"::int'],
+          column: 'channel_id',
+          what: 'duplicate channel_id, also on',
+        }),
+        repeatedKey({
+          key: ['"channel_name"'],
+          column: 'channel_name',
+          what: 'duplicate channel_name, also on',
+        }),
+      ],
+      // Upsert: channels missing from the file stay, since traffic refers to them.
+      write: `insert into channels (channel_id, channel_name, channel_type, unit_price_eur)
+        select channel_id::int, channel_name, channel_type, unit_price_eur::numeric from {stage}
+        on conflict (channel_id) do update set channel_name = excluded.channel_name,
+          channel_type = excluded.channel_type, unit_price_eur = excluded.unit_price_eur`,
+    });
+    return loaded;
+  },
+});

@@ -1,0 +1,90 @@
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { InputError } from '../../engine/errors.ts';
+import { type Problem, rejectionError } from './problems.ts';
+
+export type CsvLayout = {
+  /** The file as named in messages, relative to the landing zone (e.g. traffic/2026-10.csv). */
+  file: string;
+  path: string;
+  /** The columns the file must have, in any order. */
+  columns: readonly string[];
+  /** Columns that may appear and are ignored (e.g. traffic_id). */
+  ignored?: readonly string[];
+};
+
+export type CsvHeader = {
+  /** Column names in file order; ignored columns keep their name. */
+  columns: string[];
+  /** Byte offset where the data after the header starts. */
+  dataOffset: number;
+  /** The physical line of the first record. */
+  firstDataLine: number;
+  bytes: number;
+};
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const HEADER_PEEK = 64 * 1024;
+
+export function landingFile(landingDir: string, relative: string): { file: string; path: string } {
+  return { file: relative, path: join(landingDir, relative) };
+}
+
+/**
+ * Reads and checks the header row: a missing or empty file, or a missing, unknown or repeated
+ * column, is an InputError naming the file (line 1) and the column.
+ */
+export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
+  const info = await stat(layout.path).catch(() => undefined);
+  if (!info?.isFile()) throw new InputError(`${layout.file}: file not found (expected at ${layout.path})`);
+  const handle = await open(layout.path);
+  const peek = Buffer.alloc(Math.min(HEADER_PEEK, info.size));
+  try {
+    await handle.read(peek, 0, peek.length, 0);
+  } finally {
+    await handle.close();
+  }
+  const start = peek.subarray(0, 3).equals(BOM) ? 3 : 0;
+  const newline = peek.indexOf(10, start);
+  const end = newline === -1 ? peek.length : newline;
+  const text = peek.subarray(start, end).toString('utf8').replace(/\r$/, '');
+  if (text.trim() === '') throw new InputError(`${layout.file}:1: header: empty file, expected a header row`);
+  if (newline === -1 && info.size > HEADER_PEEK) {
+    throw new InputError(`${layout.file}:1: header: no line break in the first ${HEADER_PEEK} bytes`);
+  }
+  let columns: string[];
+  try {
+    columns = (parse(text) as string[][])[0] ?? [];
+  } catch (error) {
+    throw new InputError(`${layout.file}:1: header: ${(error as Error).message}`);
+  }
+  const problems: Problem[] = [];
+  const known = new Set([...layout.columns, ...(layout.ignored ?? [])]);
+  const seen = new Set<string>();
+  for (const column of columns) {
+    if (!known.has(column)) {
+      problems.push({
+        line: 1,
+        column: column || '(empty)',
+        reason: `unknown column (expected ${layout.columns.join(', ')})`,
+      });
+    } else if (seen.has(column)) problems.push({ line: 1, column, reason: 'repeated column' });
+    seen.add(column);
+  }
+  for (const column of layout.columns) {
+    if (!seen.has(column)) problems.push({ line: 1, column, reason: 'missing column' });
+  }
+  if (problems.length > 0) throw rejectionError(layout.file, problems);
+  return {
+    columns,
+    dataOffset: newline === -1 ? info.size : newline + 1,
+    firstDataLine: 2,
+    bytes: info.size,
+  };
+}
+
+export function openData(layout: CsvLayout, header: CsvHeader) {
+  return createReadStream(layout.path, { start: header.dataOffset, highWaterMark: 1 << 20 });
+}

@@ -1,0 +1,168 @@
+import { isUtf8 } from 'node:buffer';
+import { Transform, type TransformCallback } from 'node:stream';
+
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const NUL = 0;
+
+export type FrameProblem = { line: number; reason: string };
+
+/**
+ * Passes CSV bytes through unchanged while checking what would make PostgreSQL's COPY reject the
+ * whole stream: field counts, unterminated quotes, invalid UTF-8 and NUL bytes. COPY then never
+ * fails half-way, every structural problem gets its own line number, and records that span
+ * several physical lines (quoted line breaks) are remembered so record numbers map back to lines.
+ */
+export class CsvFrameChecker extends Transform {
+  /** 1-based physical line where the current record starts. */
+  private line: number;
+  private recordStartLine: number;
+  private fields = 1;
+  private fieldStart = true;
+  private inQuotes = false;
+  private quoteClosed = false;
+  private sawData = false;
+  /** The byte before was the quote that closed a quoted field (it may be the first of ""). */
+  private previousWasQuote = false;
+  private lastInvalidLine = 0;
+  private carry: Buffer = Buffer.alloc(0); // an incomplete UTF-8 sequence at a chunk's end
+  records = 0;
+  readonly problems: FrameProblem[] = [];
+  problemCount = 0;
+  /** [record number, lines it spans beyond one], only for multi-line records. */
+  readonly multiline: [number, number][] = [];
+
+  constructor(
+    private readonly expectedFields: number,
+    firstLine: number,
+  ) {
+    super();
+    this.line = firstLine;
+    this.recordStartLine = firstLine;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.checkEncoding(chunk);
+    this.scan(chunk);
+    // Once the file is known to be broken nothing more reaches COPY; the scan goes on to count.
+    callback(null, this.problemCount === 0 ? chunk : undefined);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.carry.length > 0)
+      this.report(this.line, 'invalid UTF-8 (a truncated character at the end of the file)');
+    if (this.inQuotes) this.report(this.recordStartLine, 'unclosed quote: the quoted field never ends');
+    else if (this.sawData) this.endRecord();
+    // Failing the stream aborts the COPY (CopyFail) instead of letting it load half a file.
+    callback(this.problemCount > 0 ? new Error(`${this.problemCount} structural problems`) : null);
+  }
+
+  /** The physical line of a record (1 = the first record after the header). */
+  lineOfRecord(record: number, firstLine: number): number {
+    let extra = 0;
+    for (const [at, lines] of this.multiline) {
+      if (at >= record) break;
+      extra += lines;
+    }
+    return firstLine + record - 1 + extra;
+  }
+
+  private report(line: number, reason: string): void {
+    this.problemCount++;
+    if (this.problems.length < 20) this.problems.push({ line, reason });
+  }
+
+  private checkEncoding(chunk: Buffer): void {
+    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : chunk;
+    // A chunk may end inside a multi-byte character: hold back up to 3 trailing bytes.
+    let end = bytes.length;
+    for (let back = 1; back <= 3 && back <= bytes.length; back++) {
+      const byte = bytes[bytes.length - back] as number;
+      if ((byte & 0xc0) === 0xc0) {
+        const width = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+        if (width > back) end = bytes.length - back;
+        break;
+      }
+      if ((byte & 0x80) === 0) break;
+    }
+    this.carry = Buffer.from(bytes.subarray(end));
+    const complete = bytes.subarray(0, end);
+    if (!isUtf8(complete)) this.locateInvalidUtf8(complete);
+  }
+
+  /** Rare path: finds the lines of invalid UTF-8 in a chunk by decoding it line by line. */
+  private locateInvalidUtf8(bytes: Buffer): void {
+    let line = this.line;
+    let start = 0;
+    while (start < bytes.length) {
+      const newline = bytes.indexOf(LF, start);
+      const end = newline === -1 ? bytes.length : newline + 1;
+      // A bad sequence split across chunks is seen twice: report each line once.
+      if (!isUtf8(bytes.subarray(start, end)) && line !== this.lastInvalidLine) {
+        this.report(line, 'invalid UTF-8');
+        this.lastInvalidLine = line;
+      }
+      line++;
+      start = end;
+    }
+  }
+
+  private endRecord(): void {
+    this.records++;
+    if (this.fields !== this.expectedFields) {
+      this.report(this.recordStartLine, `expected ${this.expectedFields} fields, found ${this.fields}`);
+    }
+    if (this.line > this.recordStartLine)
+      this.multiline.push([this.records, this.line - this.recordStartLine]);
+    this.fields = 1;
+    this.fieldStart = true;
+    this.quoteClosed = false;
+    this.sawData = false;
+  }
+
+  /** RFC 4180 state machine over one chunk; state carries over between chunks. */
+  private scan(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (this.inQuotes) {
+        if (byte === QUOTE) {
+          // Closes the field, unless the next byte is another quote ("" is an escaped quote).
+          this.inQuotes = false;
+          this.quoteClosed = true;
+          this.previousWasQuote = true;
+        } else if (byte === LF) this.line++;
+        else if (byte === NUL) this.report(this.line, 'NUL byte');
+        continue;
+      }
+      if (byte === QUOTE && this.quoteClosed && this.previousWasQuote) {
+        this.inQuotes = true; // "" inside a quoted field is an escaped quote
+        this.quoteClosed = false;
+        this.previousWasQuote = false;
+        continue;
+      }
+      this.previousWasQuote = false;
+      if (byte === LF) {
+        this.endRecord();
+        this.line++;
+        this.recordStartLine = this.line;
+      } else if (byte === COMMA) {
+        this.fields++;
+        this.fieldStart = true;
+        this.quoteClosed = false;
+        this.sawData = true;
+      } else if (byte === QUOTE) {
+        if (this.fieldStart) this.inQuotes = true;
+        else this.report(this.line, 'a quote inside an unquoted field');
+        this.fieldStart = false;
+        this.sawData = true;
+      } else {
+        if (byte === NUL) this.report(this.line, 'NUL byte');
+        else if (this.quoteClosed && byte !== CR) this.report(this.line, 'text after a closing quote');
+        this.fieldStart = false;
+        this.sawData = true;
+      }
+    }
+  }
+}

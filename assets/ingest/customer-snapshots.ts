@@ -1,0 +1,75 @@
+import { defineAsset } from '../../engine/asset.ts';
+import type { PipelineConfig } from '../config.ts';
+import { emptyPartitionCheck } from './checks.ts';
+import { landingFile } from './csv-file.ts';
+import { loadCsv } from './load.ts';
+import { date, required, wholeNumber } from './rules.ts';
+import { repeatedKey } from './validate.ts';
+
+/** An account must stay with its customer: compared with every other loaded snapshot. */
+const accountsStayPut = (month: string) => `
+  insert into {problems} (rec, col, reason)
+  select distinct on (g.rec) g.rec, 'account_id',
+    case when o.customer_id <> g.customer_id::int
+      then 'account_id ' || g.account_id || ' belongs to customer ' || o.customer_id || ' in the ' || to_char(o.snapshot_month, 'YYYY-MM') || ' snapshot'
+      else 'customer ' || g.customer_id || ' had account_id ' || o.account_id || ' in the ' || to_char(o.snapshot_month, 'YYYY-MM') || ' snapshot'
+    end
+  from {good} g join customer_snapshots o
+    on (o.account_id = g.account_id::int and o.customer_id <> g.customer_id::int)
+    or (o.customer_id = g.customer_id::int and o.account_id <> g.account_id::int)
+  where o.snapshot_month <> '${month}-01'
+  order by g.rec, o.snapshot_month`;
+
+export const customerSnapshots = defineAsset<PipelineConfig>({
+  key: 'customer_snapshots',
+  group: 'ingest',
+  description: "the CRM's customer snapshot at the end of each month, from customers/YYYY-MM.csv",
+  partitions: 'monthly',
+  retry: { attempts: 3, backoffMs: 2_000 },
+  checks: [emptyPartitionCheck('customer_snapshots', 'snapshot_month')],
+  materialize: async (ctx) => {
+    const month = ctx.partition as string;
+    return loadCsv(ctx, {
+      ...landingFile(ctx.config.landingDir, `customers/${month}.csv`),
+      columns: [
+        'customer_id',
+        'account_id',
+        'customer_name',
+        'segment',
+        'industry',
+        'country',
+        'created_date',
+      ],
+      valueRules: {
+        customer_id: wholeNumber('customer_id'),
+        account_id: wholeNumber('account_id'),
+        customer_name: required('customer_name'),
+        segment: required('segment'),
+        industry: required('industry'),
+        country: required('country'),
+        created_date: date('created_date'),
+      },
+      rowChecks: [
+        repeatedKey({
+          key: ['"customer_id"::int'],
+          column: 'customer_id',
+          what: 'duplicate customer_id, also on',
+        }),
+        repeatedKey({
+          key: ['"account_id"::int'],
+          column: 'account_id',
+          what: 'duplicate account_id, also on',
+        }),
+        accountsStayPut(month),
+      ],
+      write: [
+        `delete from customer_snapshots where snapshot_month = '${ctx.period}'`,
+        `insert into customer_snapshots (snapshot_month, customer_id, account_id, customer_name, segment, industry,
+           country, created_date)
+         select '${ctx.period}', customer_id::int, account_id::int, customer_name, segment, industry, country,
+           created_date::date
+         from {stage} order by customer_id::int`,
+      ],
+    });
+  },
+});

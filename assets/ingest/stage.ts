@@ -1,0 +1,69 @@
+import { pipeline } from 'node:stream/promises';
+import type { TransactionSql } from 'postgres';
+import type { InputError } from '../../engine/errors.ts';
+import { type CsvHeader, type CsvLayout, openData, readHeader } from './csv-file.ts';
+import { CsvFrameChecker } from './csv-frames.ts';
+import { type Problem, rejectionError } from './problems.ts';
+
+export type StagedFile = {
+  table: string;
+  header: CsvHeader;
+  /** Records in the file (after the header), duplicates included. */
+  records: number;
+  /** Physical line of a record (record numbers are the staging table's `rec`, from 1). */
+  lineOf: (record: number) => number;
+};
+
+// COPY finishes right after its last byte; this only guards against a connection that never answers.
+const COPY_SETTLE_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Streams a landing file into a temporary all-text table (COPY, no parsing in Node), checking
+ * its structure on the way. Values are validated afterwards in SQL, set-based; `rec` numbers the
+ * records in file order so every problem can be traced to its line.
+ */
+export async function stageCsv(tx: TransactionSql, layout: CsvLayout, table: string): Promise<StagedFile> {
+  const header = await readHeader(layout);
+  const columns = header.columns.map((name) => `"${name}"`).join(', ');
+  await tx.unsafe(
+    `create temp table ${table} (rec bigint generated always as identity primary key, ${header.columns
+      .map((name) => `"${name}" text`)
+      .join(', ')}) on commit drop`,
+  );
+  const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine);
+  const copy = await tx.unsafe(`copy ${table} (${columns}) from stdin (format csv)`).writable();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      pipeline(openData(layout, header), checker, copy),
+      new Promise<never>((_, reject) => {
+        checker.once('end', () => {
+          timer = setTimeout(
+            () => reject(new Error(`COPY of ${layout.file} did not settle`)),
+            COPY_SETTLE_TIMEOUT_MS,
+          );
+        });
+      }),
+    ]);
+  } catch (error) {
+    if (checker.problemCount > 0) throw structuralError(layout.file, checker);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    table,
+    header,
+    records: checker.records,
+    lineOf: (record) => checker.lineOfRecord(record, header.firstDataLine),
+  };
+}
+
+function structuralError(file: string, checker: CsvFrameChecker): InputError {
+  const problems: Problem[] = checker.problems.map((p) => ({
+    line: p.line,
+    column: 'row',
+    reason: p.reason,
+  }));
+  return rejectionError(file, problems, checker.problemCount);
+}

@@ -1,0 +1,113 @@
+import { type AssetCheck, defineAsset } from '../../engine/asset.ts';
+import type { PipelineConfig } from '../config.ts';
+import { emptyPartitionCheck } from './checks.ts';
+import { landingFile } from './csv-file.ts';
+import { loadCsv } from './load.ts';
+import { dateInMonth, decimal, wholeNumber } from './rules.ts';
+import { repeatedKey } from './validate.ts';
+
+const TRAFFIC_KEY = ['"send_date"', '"account_id"::int', '"customer_id"::int', '"channel_id"::int'];
+
+/** References: known customer and channel, and the customer's own account. */
+const knownReferences = `
+  insert into {problems} (rec, col, reason)
+  select g.rec, v.col, v.reason
+  from {good} g
+  left join customers c on c.customer_id = g.customer_id::int
+  left join channels ch on ch.channel_id = g.channel_id::int
+  cross join lateral (values
+    ('customer_id', case when c.customer_id is null then 'unknown customer_id ' || g.customer_id end),
+    ('channel_id', case when ch.channel_id is null then 'unknown channel_id ' || g.channel_id end),
+    ('account_id', case when c.account_id <> g.account_id::int
+      then 'account_id ' || g.account_id || ' is not the account of customer ' || g.customer_id || ' (' || c.account_id || ')' end)
+  ) as v(col, reason)
+  where v.reason is not null`;
+
+/** error: the month in the table is exactly the file (after collapsing exact duplicates and quarantine). */
+const reconciles: AssetCheck<PipelineConfig> = {
+  name: 'reconciles_with_file',
+  severity: 'error',
+  description: 'row count and revenue of the month equal those of the file',
+  run: async (ctx) => {
+    const [file] = await ctx.sql<{ rows: number; revenue: string }[]>`
+      select count(*)::int as rows, coalesce(sum(revenue_eur::numeric), 0)::text as revenue
+      from (select distinct send_date, account_id::int, customer_id::int, channel_id::int, interactions_count::int,
+              revenue_eur::numeric from stage_traffic) d`;
+    const [table] = await ctx.sql<{ rows: number; revenue: string }[]>`
+      select count(*)::int as rows, coalesce(sum(revenue_eur), 0)::text as revenue
+      from traffic where send_date between ${ctx.period as string} and ${ctx.asOf as string}`;
+    const passed = file?.rows === table?.rows && Number(file?.revenue) === Number(table?.revenue);
+    return {
+      passed,
+      message: passed
+        ? undefined
+        : `file ${file?.rows} rows / ${file?.revenue} EUR, table ${table?.rows} rows / ${table?.revenue} EUR`,
+      metadata: { rows: table?.rows ?? 0, revenueEur: Number(table?.revenue ?? 0) },
+    };
+  },
+};
+
+/** warn: revenue far from interactions × the channel's unit price (a pricing or export problem). */
+const revenueMatchesPrice: AssetCheck<PipelineConfig> = {
+  name: 'revenue_matches_unit_price',
+  severity: 'warn',
+  description: 'revenue within ±25 % of interactions × unit price',
+  run: async (ctx) => {
+    const [row] = await ctx.sql<{ outliers: number }[]>`
+      select count(*)::int as outliers from traffic t join channels c using (channel_id)
+      where t.send_date between ${ctx.period as string} and ${ctx.asOf as string}
+        and abs(t.revenue_eur - t.interactions_count * c.unit_price_eur) > 0.25 * t.interactions_count * c.unit_price_eur`;
+    const outliers = row?.outliers ?? 0;
+    return {
+      passed: outliers === 0,
+      message:
+        outliers === 0
+          ? undefined
+          : `${outliers} rows with revenue outside ±25 % of interactions × unit price`,
+      metadata: { outliers },
+    };
+  },
+};
+
+export const traffic = defineAsset<PipelineConfig>({
+  key: 'traffic',
+  group: 'ingest',
+  description: 'every messaging traffic row of the month, from traffic/YYYY-MM.csv',
+  deps: ['channels', 'customers'],
+  partitions: 'monthly',
+  retry: { attempts: 3, backoffMs: 2_000 },
+  checks: [reconciles, revenueMatchesPrice, emptyPartitionCheck('traffic', 'send_date')],
+  materialize: async (ctx) => {
+    const month = ctx.partition as string;
+    return loadCsv(ctx, {
+      ...landingFile(ctx.config.landingDir, `traffic/${month}.csv`),
+      columns: ['send_date', 'account_id', 'customer_id', 'channel_id', 'interactions_count', 'revenue_eur'],
+      ignored: ['traffic_id'],
+      valueRules: {
+        send_date: dateInMonth('send_date', month),
+        account_id: wholeNumber('account_id'),
+        customer_id: wholeNumber('customer_id'),
+        channel_id: wholeNumber('channel_id'),
+        interactions_count: wholeNumber('interactions_count', 'negative count'),
+        revenue_eur: decimal('revenue_eur', 2, 10, 'negative revenue'),
+      },
+      rowChecks: [
+        knownReferences,
+        repeatedKey({
+          key: TRAFFIC_KEY,
+          column: 'row',
+          what: 'same send_date, account_id, customer_id and channel_id with different values as',
+          values: ['"interactions_count"::int', '"revenue_eur"::numeric'],
+        }),
+      ],
+      // The month becomes exactly the file: other months are untouched.
+      write: [
+        `delete from traffic where send_date between '${ctx.period}' and '${ctx.asOf}'`,
+        `insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
+         select distinct send_date::date, account_id::int, customer_id::int, channel_id::int,
+           interactions_count::int, revenue_eur::numeric(12, 2)
+         from {stage} order by 1, 2, 3, 4`,
+      ],
+    });
+  },
+});

@@ -37,6 +37,7 @@ export const channels = defineAsset<PipelineConfig>({
         select channel_id::int, channel_name, channel_type, unit_price_eur::numeric from {stage}
         on conflict (channel_id) do update set channel_name = excluded.channel_name,
           channel_type = excluded.channel_type, unit_price_eur = excluded.unit_price_eur`,
+      countLoaded: 'select count(*)::int as n from {stage}',
     });
     return loaded;
   },

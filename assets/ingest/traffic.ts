@@ -1,4 +1,5 @@
 import { type AssetCheck, defineAsset } from '../../engine/asset.ts';
+import { daysInMonth, parseMonth } from '../../engine/months.ts';
 import type { PipelineConfig } from '../config.ts';
 import { emptyPartitionCheck } from './checks.ts';
 import { landingFile } from './csv-file.ts';
@@ -84,7 +85,7 @@ export const traffic = defineAsset<PipelineConfig>({
       columns: ['send_date', 'account_id', 'customer_id', 'channel_id', 'interactions_count', 'revenue_eur'],
       ignored: ['traffic_id'],
       valueRules: {
-        send_date: dateInMonth('send_date', month),
+        send_date: dateInMonth('send_date', month, daysInMonth(parseMonth(month))),
         account_id: wholeNumber('account_id'),
         customer_id: wholeNumber('customer_id'),
         channel_id: wholeNumber('channel_id'),
@@ -100,14 +101,25 @@ export const traffic = defineAsset<PipelineConfig>({
           values: ['"interactions_count"::int', '"revenue_eur"::numeric'],
         }),
       ],
-      // The month becomes exactly the file: other months are untouched.
+      // The month becomes exactly the file, as a merge: rows gone from the file are deleted, changed
+      // ones updated, new ones inserted, and a re-run with the same file changes nothing at all.
       write: [
-        `delete from traffic where send_date between '${ctx.period}' and '${ctx.asOf}'`,
+        `create temp table {stage}_rows on commit drop as
+         select distinct send_date::date as send_date, account_id::int as account_id, customer_id::int as customer_id,
+           channel_id::int as channel_id, interactions_count::int as interactions_count,
+           revenue_eur::numeric(12, 2) as revenue_eur
+         from {stage}`,
+        `delete from traffic t where t.send_date between '${ctx.period}' and '${ctx.asOf}'
+           and not exists (select 1 from {stage}_rows r where (r.send_date, r.account_id, r.customer_id, r.channel_id)
+             = (t.send_date, t.account_id, t.customer_id, t.channel_id))`,
         `insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
-         select distinct send_date::date, account_id::int, customer_id::int, channel_id::int,
-           interactions_count::int, revenue_eur::numeric(12, 2)
-         from {stage} order by 1, 2, 3, 4`,
+         select * from {stage}_rows order by 1, 2, 3, 4
+         on conflict on constraint uk_traffic_unique do update
+           set interactions_count = excluded.interactions_count, revenue_eur = excluded.revenue_eur
+           where (traffic.interactions_count, traffic.revenue_eur)
+             is distinct from (excluded.interactions_count, excluded.revenue_eur)`,
       ],
+      countLoaded: `select count(*)::int as n from traffic where send_date between '${ctx.period}' and '${ctx.asOf}'`,
     });
   },
 });

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { TransactionSql } from 'postgres';
 import { type Problem, rejectionError } from './problems.ts';
+import type { ValueRule } from './rules.ts';
 import type { StagedFile } from './stage.ts';
 
 export type ValidationOptions = {
@@ -10,8 +11,8 @@ export type ValidationOptions = {
   runId: string;
   /** Bad rows that may be quarantined in rejected_rows instead of failing the load. */
   allowBadRows: number;
-  /** column → SQL expression giving the reason a value is bad, or NULL (see rules.ts). */
-  valueRules: Record<string, string>;
+  /** column → its rule (see rules.ts). */
+  valueRules: Record<string, ValueRule>;
   /**
    * Row-level checks that need the values to be well-formed (references, duplicates): SQL
    * statements that insert (rec, col, reason) into {problems}, reading {stage}; they only see
@@ -41,20 +42,28 @@ export async function validateStaged(
   await tx.unsafe(
     `create temp table ${problems} (rec bigint not null, col text not null, reason text not null) on commit drop`,
   );
-  const rules = Object.entries(options.valueRules)
-    .map(([column, expression]) => `('${column}', ${expression})`)
-    .join(',\n');
+  const rules = Object.entries(options.valueRules);
+  const reasons = rules.map(([column, rule]) => `('${column}', ${rule.reason})`).join(',\n');
+  // One regex per row for the common case; the detailed reasons only for rows that fail it.
+  const row = `concat_ws(chr(31), ${rules.map(([column]) => `coalesce("${column}", '')`).join(', ')})`;
+  const pattern = `^${rules.map(([, rule]) => rule.valid).join('\\x1f')}$`;
   await tx.unsafe(
     fill(`insert into {problems} (rec, col, reason)
-    select s.rec, v.col, v.reason from {stage} s cross join lateral (values ${rules}) as v(col, reason)
+    select s.rec, v.col, v.reason
+    from (select * from {stage} where ${row} !~ '${pattern}' offset 0) s
+    cross join lateral (values ${reasons}) as v(col, reason)
     where v.reason is not null`),
   );
   await tx.unsafe(
+    // offset 0 keeps the view from being flattened, so rows with bad values are filtered out
+    // before any row check casts them (a join could otherwise cast first and fail the query).
     fill(`create temp view {good} as
-    select * from {stage} s where not exists (select 1 from {problems} p where p.rec = s.rec)`),
+    select * from {stage} s where not exists (select 1 from {problems} p where p.rec = s.rec) offset 0`),
   );
   for (const check of options.rowChecks ?? []) await tx.unsafe(fill(check));
 
+  // The partition's quarantine reflects its latest load only.
+  await tx`delete from rejected_rows where asset = ${options.asset} and partition = ${options.partition}`;
   const [summary] = await tx.unsafe<{ total: number; rows: number }[]>(
     `select count(*)::int as total, count(distinct rec)::int as rows from ${problems}`,
   );

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { FieldShape } from './field-shapes.ts';
 
 const QUOTE = 34;
 const COMMA = 44;
@@ -8,6 +9,9 @@ const CR = 13;
 const NUL = 0;
 
 export type FrameProblem = { line: number; reason: string };
+
+// Field values longer than this are not shape-checked byte by byte: the SQL rules judge them.
+const FIELD_BUFFER = 256;
 
 /**
  * Passes CSV bytes through unchanged while checking what would make PostgreSQL's COPY reject the
@@ -33,10 +37,18 @@ export class CsvFrameChecker extends Transform {
   problemCount = 0;
   /** [record number, lines it spans beyond one], only for multi-line records. */
   readonly multiline: [number, number][] = [];
+  /** Records with at least one field that does not have its shape. */
+  recordsOffShape = 0;
+  private readonly field = new Uint8Array(FIELD_BUFFER);
+  private fieldLength = 0;
+  private fieldQuoted = false;
+  private recordOffShape = false;
 
   constructor(
     private readonly expectedFields: number,
     firstLine: number,
+    /** Per column in file order: the shape its values should have (undefined: anything goes). */
+    private readonly shapes: readonly (FieldShape | undefined)[] = [],
   ) {
     super();
     this.line = firstLine;
@@ -109,7 +121,23 @@ export class CsvFrameChecker extends Transform {
     }
   }
 
+  /** Checks the field just ended against its column's shape. */
+  private endField(): void {
+    const shape = this.shapes[this.fields - 1];
+    if (
+      shape &&
+      !(this.fieldLength <= FIELD_BUFFER && shape(this.field, this.fieldLength, this.fieldQuoted))
+    ) {
+      this.recordOffShape = true;
+    }
+    this.fieldLength = 0;
+    this.fieldQuoted = false;
+  }
+
   private endRecord(): void {
+    this.endField();
+    if (this.recordOffShape) this.recordsOffShape++;
+    this.recordOffShape = false;
     this.records++;
     if (this.fields !== this.expectedFields) {
       this.report(this.recordStartLine, `expected ${this.expectedFields} fields, found ${this.fields}`);
@@ -122,6 +150,11 @@ export class CsvFrameChecker extends Transform {
     this.sawData = false;
   }
 
+  private keep(byte: number): void {
+    if (this.fieldLength < FIELD_BUFFER) this.field[this.fieldLength] = byte;
+    this.fieldLength++;
+  }
+
   /** RFC 4180 state machine over one chunk; state carries over between chunks. */
   private scan(chunk: Buffer): void {
     for (let i = 0; i < chunk.length; i++) {
@@ -132,14 +165,18 @@ export class CsvFrameChecker extends Transform {
           this.inQuotes = false;
           this.quoteClosed = true;
           this.previousWasQuote = true;
-        } else if (byte === LF) this.line++;
-        else if (byte === NUL) this.report(this.line, 'NUL byte');
+        } else {
+          if (byte === LF) this.line++;
+          else if (byte === NUL) this.report(this.line, 'NUL byte');
+          this.keep(byte);
+        }
         continue;
       }
       if (byte === QUOTE && this.quoteClosed && this.previousWasQuote) {
         this.inQuotes = true; // "" inside a quoted field is an escaped quote
         this.quoteClosed = false;
         this.previousWasQuote = false;
+        this.keep(byte);
         continue;
       }
       this.previousWasQuote = false;
@@ -148,18 +185,23 @@ export class CsvFrameChecker extends Transform {
         this.line++;
         this.recordStartLine = this.line;
       } else if (byte === COMMA) {
+        this.endField();
         this.fields++;
         this.fieldStart = true;
         this.quoteClosed = false;
         this.sawData = true;
       } else if (byte === QUOTE) {
-        if (this.fieldStart) this.inQuotes = true;
-        else this.report(this.line, 'a quote inside an unquoted field');
+        if (this.fieldStart) {
+          this.inQuotes = true;
+          this.fieldQuoted = true;
+        } else this.report(this.line, 'a quote inside an unquoted field');
         this.fieldStart = false;
         this.sawData = true;
       } else {
         if (byte === NUL) this.report(this.line, 'NUL byte');
         else if (this.quoteClosed && byte !== CR) this.report(this.line, 'text after a closing quote');
+        // A CR right before the LF ends a CRLF line; it is not part of the value.
+        if (byte !== CR || chunk[i + 1] !== LF) this.keep(byte);
         this.fieldStart = false;
         this.sawData = true;
       }

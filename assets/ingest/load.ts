@@ -22,7 +22,10 @@ export type CsvLoad = CsvLayout & {
 export async function loadCsv(ctx: AssetContext<PipelineConfig>, load: CsvLoad): Promise<AssetMetadata> {
   const started = performance.now();
   const table = `stage_${ctx.assetKey}`;
-  const staged = await stageCsv(ctx.sql, load, table);
+  const shapes = Object.fromEntries(
+    Object.entries(load.valueRules).map(([column, rule]) => [column, rule.shape]),
+  );
+  const staged = await stageCsv(ctx.sql, load, table, shapes);
   const staging = performance.now();
   const { rejectedRows } = await validateStaged(ctx.sql, staged, {
     file: load.file,

@@ -1,3 +1,5 @@
+import { dateShape, dayOf, decimalShape, digits, type FieldShape, nonBlank } from './field-shapes.ts';
+
 /**
  * Validation rules for one text column of a staging table. `reason` is an SQL expression: NULL
  * when the value is fine, otherwise why it is rejected. `valid` is a regular expression that
@@ -5,7 +7,13 @@
  * regex per row, and only rows that fail it pay for the detailed reasons. COPY turns an empty
  * unquoted field into NULL and "" into '', so both count as empty. Column names are constants.
  */
-export type ValueRule = { reason: string; valid: string };
+export type ValueRule = {
+  reason: string;
+  /** SQL regex for values the rule certainly accepts (the SQL fast path). */
+  valid: string;
+  /** The same in Node, on the bytes as they stream (lets a clean file skip the SQL scan). */
+  shape: FieldShape;
+};
 
 const q = (column: string) => `"${column}"`;
 const empty = (column: string) => `coalesce(${q(column)}, '') = ''`;
@@ -16,7 +24,11 @@ const shown = (column: string) => `left(${q(column)}, 40)`;
 const TEXT = '[^\\x1f]*[^\\s\\x1f][^\\x1f]*';
 
 export function required(column: string): ValueRule {
-  return { reason: `case when coalesce(btrim(${q(column)}), '') = '' then 'empty' end`, valid: TEXT };
+  return {
+    reason: `case when coalesce(btrim(${q(column)}), '') = '' then 'empty' end`,
+    valid: TEXT,
+    shape: nonBlank,
+  };
 }
 
 /** A non-negative integer that fits a Postgres integer. */
@@ -28,6 +40,7 @@ export function wholeNumber(column: string, negative = 'negative'): ValueRule {
       when ${c} !~ '^[0-9]+$' then 'not a whole number: ' || ${shown(column)}
       when length(${c}) > 10 or ${c}::bigint > 2147483647 then 'out of range: ' || ${shown(column)} end`,
     valid: '[0-9]{1,9}', // ten digits may overflow: those take the detailed path
+    shape: digits(9),
   };
 }
 
@@ -41,6 +54,7 @@ export function decimal(column: string, scale: number, digits: number, negative 
       when ${c} ~ '\\.[0-9]{${scale + 1},}$' then 'more than ${scale} decimals: ' || ${c}
       when length(split_part(${c}, '.', 1)) > ${digits} then 'out of range: ' || ${c} end`,
     valid: `[0-9]{1,${digits}}(\\.[0-9]{1,${scale}})?`,
+    shape: decimalShape(digits, scale),
   };
 }
 
@@ -65,7 +79,11 @@ function dayPattern(last: number): string {
 /** A real calendar date written YYYY-MM-DD. */
 export function date(column: string): ValueRule {
   // Days 29–31 are checked in detail (month lengths); the fast path takes 01–28 of any month.
-  return { reason: dateReason(column), valid: `[0-9]{4}-(0[1-9]|1[0-2])-${dayPattern(28)}` };
+  return {
+    reason: dateReason(column),
+    valid: `[0-9]{4}-(0[1-9]|1[0-2])-${dayPattern(28)}`,
+    shape: dateShape,
+  };
 }
 
 /** A date that also lies in the month `month` (YYYY-MM, with `days` days): a drop holds only its month. */
@@ -74,5 +92,6 @@ export function dateInMonth(column: string, month: string, days: number): ValueR
     reason: `coalesce(${dateReason(column)},
       case when left(${q(column)}, 7) <> '${month}' then 'outside the file''s month ${month}: ' || ${q(column)} end)`,
     valid: `${month}-${dayPattern(days)}`,
+    shape: dayOf(`${month}-`, days),
   };
 }

@@ -3,6 +3,7 @@ import type { TransactionSql } from 'postgres';
 import type { InputError } from '../../engine/errors.ts';
 import { type CsvHeader, type CsvLayout, openData, readHeader } from './csv-file.ts';
 import { CsvFrameChecker } from './csv-frames.ts';
+import type { FieldShape } from './field-shapes.ts';
 import { type Problem, rejectionError } from './problems.ts';
 
 export type StagedFile = {
@@ -12,6 +13,8 @@ export type StagedFile = {
   records: number;
   /** Physical line of a record (record numbers are the staging table's `rec`, from 1). */
   lineOf: (record: number) => number;
+  /** Every field had its column's shape: the SQL value rules cannot find anything. */
+  allOnShape: boolean;
 };
 
 // COPY finishes right after its last byte; this only guards against a connection that never answers.
@@ -22,7 +25,12 @@ const COPY_SETTLE_TIMEOUT_MS = 5 * 60_000;
  * its structure on the way. Values are validated afterwards in SQL, set-based; `rec` numbers the
  * records in file order so every problem can be traced to its line.
  */
-export async function stageCsv(tx: TransactionSql, layout: CsvLayout, table: string): Promise<StagedFile> {
+export async function stageCsv(
+  tx: TransactionSql,
+  layout: CsvLayout,
+  table: string,
+  shapes: Readonly<Record<string, FieldShape>> = {},
+): Promise<StagedFile> {
   const header = await readHeader(layout);
   const columns = header.columns.map((name) => `"${name}"`).join(', ');
   await tx.unsafe(
@@ -30,7 +38,11 @@ export async function stageCsv(tx: TransactionSql, layout: CsvLayout, table: str
       .map((name) => `"${name}" text`)
       .join(', ')}) on commit drop`,
   );
-  const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine);
+  const checker = new CsvFrameChecker(
+    header.columns.length,
+    header.firstDataLine,
+    header.columns.map((column) => shapes[column]),
+  );
   const copy = await tx.unsafe(`copy ${table} (${columns}) from stdin (format csv)`).writable();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -56,6 +68,7 @@ export async function stageCsv(tx: TransactionSql, layout: CsvLayout, table: str
     header,
     records: checker.records,
     lineOf: (record) => checker.lineOfRecord(record, header.firstDataLine),
+    allOnShape: Object.keys(shapes).length > 0 && checker.recordsOffShape === 0,
   };
 }
 

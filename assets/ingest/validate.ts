@@ -42,21 +42,25 @@ export async function validateStaged(
   await tx.unsafe(
     `create temp table ${problems} (rec bigint not null, col text not null, reason text not null) on commit drop`,
   );
-  const rules = Object.entries(options.valueRules);
-  const reasons = rules.map(([column, rule]) => `('${column}', ${rule.reason})`).join(',\n');
-  // One regex per row for the common case; the detailed reasons only for rows that fail it.
-  const row = `concat_ws(chr(31), ${rules.map(([column]) => `coalesce("${column}", '')`).join(', ')})`;
-  const pattern = `^${rules.map(([, rule]) => rule.valid).join('\\x1f')}$`;
-  await tx.unsafe(
-    fill(`insert into {problems} (rec, col, reason)
-    select s.rec, v.col, v.reason
-    from (select * from {stage} where ${row} !~ '${pattern}' offset 0) s
-    cross join lateral (values ${reasons}) as v(col, reason)
-    where v.reason is not null`),
-  );
+  // Every field had its shape in the stream: no value rule can fail, skip the scan.
+  if (!staged.allOnShape) {
+    const rules = Object.entries(options.valueRules);
+    const reasons = rules.map(([column, rule]) => `('${column}', ${rule.reason})`).join(',\n');
+    // One regex per row for the common case; the detailed reasons only for rows that fail it.
+    const row = `concat_ws(chr(31), ${rules.map(([column]) => `coalesce("${column}", '')`).join(', ')})`;
+    const pattern = `^${rules.map(([, rule]) => rule.valid).join('\\x1f')}$`;
+    await tx.unsafe(
+      fill(`insert into {problems} (rec, col, reason)
+      select s.rec, v.col, v.reason
+      from (select * from {stage} where ${row} !~ '${pattern}' offset 0) s
+      cross join lateral (values ${reasons}) as v(col, reason)
+      where v.reason is not null`),
+    );
+  }
   await tx.unsafe(
     // offset 0 keeps the view from being flattened, so rows with bad values are filtered out
     // before any row check casts them (a join could otherwise cast first and fail the query).
+    // Row checks run in order and each sees only rows no earlier check has flagged.
     fill(`create temp view {good} as
     select * from {stage} s where not exists (select 1 from {problems} p where p.rec = s.rec) offset 0`),
   );

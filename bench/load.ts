@@ -1,0 +1,123 @@
+/**
+ * npm run bench:load — loading ≥ 10 M traffic rows (24 monthly files) with every constraint
+ * enforced, against the physical floor measured in the same run: psql \copy of the same files into
+ * a bare UNLOGGED table without indexes. Target (issue 5): ≥ 0.30 of the floor's speed, loader
+ * peak RSS < 200 MB.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase, quoteIdentifier } from '../engine/database.ts';
+import { migrateDatabase } from '../engine/migrations.ts';
+import { formatRate, PIPELINE_BIN, REPO_ROOT, runPipeline, saveResult } from './support.ts';
+
+const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
+const LANDING = join(REPO_ROOT, 'data', 'bench', 'landing');
+const FIRST = '2024-11';
+const LAST = '2026-10';
+
+function databaseUrl(name: string): string {
+  const url = new URL(SERVER);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  const admin = await openDatabase(databaseUrl('postgres'), { max: 1 });
+  await admin.sql.unsafe(`drop database if exists ${quoteIdentifier(name)} with (force)`);
+  await admin.close();
+  await migrateDatabase(databaseUrl(name));
+  return databaseUrl(name);
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${out}`)),
+    );
+  });
+}
+
+if (!existsSync(join(LANDING, 'traffic', `${LAST}.csv`))) {
+  console.log('generating the benchmark landing zone (11 000 customers, 24 months) …');
+  await runPipeline(['generate', '--out', LANDING, '--customers', '11000', '--months', '24', '--end', LAST]);
+}
+const files = readdirSync(join(LANDING, 'traffic')).sort();
+
+// (a) the floor: psql \copy into a bare unlogged table.
+const floorUrl = await freshDatabase('pipeline_bench_floor');
+const floor = await openDatabase(floorUrl, { max: 1 });
+await floor.sql`create unlogged table floor (send_date date, account_id int, customer_id int, channel_id int,
+  interactions_count int, revenue_eur numeric(12, 2))`;
+let started = performance.now();
+for (const file of files) {
+  await run('psql', [
+    floorUrl,
+    '-qc',
+    `\\copy floor from '${join(LANDING, 'traffic', file)}' (format csv, header true)`,
+  ]);
+}
+const floorSeconds = (performance.now() - started) / 1000;
+const [counted] = await floor.sql<{ n: number }[]>`select count(*)::int as n from floor`;
+const rows = counted?.n ?? 0;
+await floor.close();
+
+// (b) the traffic asset over every partition, after its upstream is loaded (not timed).
+const url = await freshDatabase('pipeline_bench_load');
+const env = { ...process.env, DATABASE_URL: url, LANDING_DIR: LANDING, LOG_LEVEL: undefined };
+await runPipeline(
+  ['materialize', 'channels,customer_snapshots,customers', '--from', FIRST, '--to', LAST, '--in-process'],
+  env,
+);
+started = performance.now();
+const timed = await run(
+  '/usr/bin/time',
+  [
+    '-f',
+    'peak-rss-kb %M',
+    PIPELINE_BIN,
+    'materialize',
+    'traffic',
+    '--from',
+    FIRST,
+    '--to',
+    LAST,
+    '--in-process',
+  ],
+  env,
+);
+const loadSeconds = (performance.now() - started) / 1000;
+const peakRssMb = Math.round(Number(/peak-rss-kb (\d+)/.exec(timed)?.[1] ?? 0) / 1024);
+const phases = { stage: 0, validate: 0, write: 0 };
+for (const match of timed.matchAll(/stageSeconds=([\d.]+) validateSeconds=([\d.]+) writeSeconds=([\d.]+)/g)) {
+  phases.stage += Number(match[1]);
+  phases.validate += Number(match[2]);
+  phases.write += Number(match[3]);
+}
+if (!/succeeded: 24 succeeded/.test(timed)) throw new Error(`the load did not succeed:\n${timed}`);
+
+const ratio = floorSeconds / loadSeconds;
+console.log(`load: ${rows.toLocaleString('en-US')} traffic rows in ${files.length} monthly files`);
+console.log(
+  `  (a) floor: psql \\copy into a bare unlogged table   ${floorSeconds.toFixed(1)} s  ${formatRate(rows / floorSeconds)} rows/s`,
+);
+console.log(
+  `  (b) materialize traffic, every constraint enforced  ${loadSeconds.toFixed(1)} s  ${formatRate(rows / loadSeconds)} rows/s  peak RSS ${peakRssMb} MB`,
+);
+console.log(
+  `  speed (b)/(a): ${ratio.toFixed(2)} of the floor (target ≥ 0.30: ${ratio >= 0.3 ? 'met' : 'MISSED'})`,
+);
+console.log(
+  `  where (b)'s time goes, summed over nodes (2 at a time): COPY to staging ${phases.stage.toFixed(1)} s, ` +
+    `SQL validation ${phases.validate.toFixed(1)} s, merge into traffic ${phases.write.toFixed(1)} s, rest = checks and run bookkeeping`,
+);
+saveResult('load', { rows, floorSeconds, loadSeconds, ratio, peakRssMb, phases });

@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { partitionKeys } from '../../engine/plan.ts';
 import { runCli } from '../support/cli.ts';
 import { hashTree, type LandingZone, readCsv, readLandingZone, type TrafficRow } from '../support/landing.ts';
 
@@ -17,22 +18,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'pipeline-generate-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const SMALL = ['--customers', '150', '--months', '14', '--end', '2026-10'];
-const MONTHS_2025_09_TO_2026_10 = [
-  '2025-09',
-  '2025-10',
-  '2025-11',
-  '2025-12',
-  '2026-01',
-  '2026-02',
-  '2026-03',
-  '2026-04',
-  '2026-05',
-  '2026-06',
-  '2026-07',
-  '2026-08',
-  '2026-09',
-  '2026-10',
-];
+const MONTHS_2025_09_TO_2026_10 = partitionKeys('2025-09', '2026-10');
 
 async function generate(out: string, args: string[] = SMALL) {
   const result = await runCli(['generate', '--out', out, ...args]);

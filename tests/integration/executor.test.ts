@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AssetCheck, type AssetContext, type AssetSpec, defineAsset } from '../../engine/asset.ts';
 import { InputError } from '../../engine/errors.ts';
-import { executeInProcess, type RunEvent } from '../../engine/executor.ts';
 import { AssetGraph } from '../../engine/graph.ts';
-import { planRun } from '../../engine/plan.ts';
 import { RunStore } from '../../engine/run-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { runInProcess } from '../support/run-plan.ts';
 
 let database: TestDatabase;
 let store: RunStore;
@@ -51,27 +49,14 @@ async function run(
   partitions?: { from: string; to: string },
   concurrency = 4,
 ) {
-  const graph = new AssetGraph(definitions);
-  const plan = planRun(graph, selection, partitions);
-  const runId = await store.createRun({
-    trigger: 'cli',
-    selection: selection.join(','),
-    executor: 'in-process',
-    plan,
-  });
-  const events: RunEvent[] = [];
-  const result = await executeInProcess({
+  return runInProcess({
     database,
-    store,
-    graph,
-    plan,
-    runId,
+    graph: new AssetGraph(definitions),
+    selection,
+    partitions,
     config: {},
-    logger: pino({ level: 'silent' }),
     concurrency,
-    onEvent: (event) => events.push(event),
   });
-  return { runId, result, events, detail: await store.getRun(runId) };
 }
 
 async function eventTimes() {

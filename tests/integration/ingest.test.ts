@@ -1,15 +1,13 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineConfig } from '../../assets/config.ts';
 import { assets } from '../../assets/index.ts';
-import { executeInProcess } from '../../engine/executor.ts';
 import { AssetGraph } from '../../engine/graph.ts';
-import { planRun } from '../../engine/plan.ts';
-import { RunStore } from '../../engine/run-store.ts';
+import { partitionKeys } from '../../engine/plan.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { copyLanding, FIXTURE_LANDING, tableChecksums } from '../support/landing-copy.ts';
+import { runInProcess } from '../support/run-plan.ts';
 
 /**
  * The ingest assets against the small fixture landing zone (SPEC §1–§3, §9): the good files load
@@ -32,13 +30,11 @@ const FILE_OF: Record<IngestAsset, string> = {
 
 const graph = new AssetGraph<PipelineConfig>(assets);
 let database: TestDatabase;
-let store: RunStore;
 let initial: Awaited<ReturnType<typeof materialize>>;
 const copies: string[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  store = new RunStore(database.db);
   initial = await materialize(INGEST, { from: '2025-09', to: MONTH });
 });
 afterAll(async () => {
@@ -50,29 +46,22 @@ async function materialize(
   selection: string[],
   options: { from?: string; to?: string; landingDir?: string; allowBadRows?: number } = {},
 ) {
-  const partitions = options.from ? { from: options.from, to: options.to ?? options.from } : undefined;
-  const plan = planRun(graph, selection, partitions);
-  const runId = await store.createRun({
-    trigger: 'cli',
-    selection: selection.join(','),
-    executor: 'in-process',
-    plan,
-  });
-  const result = await executeInProcess({
-    database,
-    store,
-    graph,
-    plan,
+  const {
     runId,
+    result,
+    detail: recorded,
+  } = await runInProcess({
+    database,
+    graph,
+    selection,
+    partitions: options.from ? { from: options.from, to: options.to ?? options.from } : undefined,
     config: {
       landingDir: options.landingDir ?? FIXTURE_LANDING,
       exportDir: '/tmp',
       allowBadRows: options.allowBadRows ?? 0,
     },
-    logger: pino({ level: 'silent' }),
-    concurrency: 2,
   });
-  const detail = await store.getRun(runId);
+  const detail = recorded;
   if (!detail) throw new Error(`run ${runId} was not recorded`);
   const node = (key: string, partition = '') => {
     const found = detail.nodes.find((n) => n.assetKey === key && n.partitionKey === partition);
@@ -195,22 +184,7 @@ async function snapshotMonth(month: string) {
   return row;
 }
 
-const FIXTURE_MONTHS = [
-  '2025-09',
-  '2025-10',
-  '2025-11',
-  '2025-12',
-  '2026-01',
-  '2026-02',
-  '2026-03',
-  '2026-04',
-  '2026-05',
-  '2026-06',
-  '2026-07',
-  '2026-08',
-  '2026-09',
-  '2026-10',
-];
+const FIXTURE_MONTHS = partitionKeys('2025-09', '2026-10');
 
 describe('loading the fixture landing zone', () => {
   it('materializes group:ingest for 2025-09..2026-10 with every row of the files', async () => {

@@ -156,6 +156,12 @@ function makeParents(dir: string): void {
 function swapIntoPlace(staging: string, out: string): void {
   const previous = `${staging}.previous`;
   if (existsSync(out)) renameSync(out, previous);
-  renameSync(staging, out);
+  try {
+    renameSync(staging, out);
+  } catch (error) {
+    // Put the earlier drop back rather than leave neither.
+    if (existsSync(previous)) renameSync(previous, out);
+    throw error;
+  }
   rmSync(previous, { recursive: true, force: true });
 }

@@ -5,6 +5,12 @@ import { loadCsv } from './load.ts';
 import { decimal, required, wholeNumber } from './rules.ts';
 import { repeatedKey } from './validate.ts';
 
+/** channel_name is unique in the table too: a name already held by another channel_id is refused. */
+const nameTakenByAnotherChannel = `
+  insert into {problems} (rec, col, reason)
+  select g.rec, 'channel_name', 'channel_name ' || g.channel_name || ' belongs to channel_id ' || c.channel_id
+  from {good} g join channels c on c.channel_name = g.channel_name and c.channel_id <> g.channel_id::int`;
+
 export const channels = defineAsset<PipelineConfig>({
   key: 'channels',
   group: 'ingest',
@@ -16,8 +22,8 @@ export const channels = defineAsset<PipelineConfig>({
       columns: ['channel_id', 'channel_name', 'channel_type', 'unit_price_eur'],
       valueRules: {
         channel_id: wholeNumber('channel_id'),
-        channel_name: required('channel_name'),
-        channel_type: required('channel_type'),
+        channel_name: required('channel_name', 100),
+        channel_type: required('channel_type', 50),
         unit_price_eur: decimal('unit_price_eur', 4, 6, 'negative price'),
       },
       rowChecks: [
@@ -31,6 +37,7 @@ export const channels = defineAsset<PipelineConfig>({
           column: 'channel_name',
           what: 'duplicate channel_name, also on',
         }),
+        nameTakenByAnotherChannel,
       ],
       // Upsert: channels missing from the file stay, since traffic refers to them.
       write: `insert into channels (channel_id, channel_name, channel_type, unit_price_eur)

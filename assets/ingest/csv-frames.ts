@@ -31,6 +31,9 @@ export class CsvFrameChecker extends Transform {
   /** The byte before was the quote that closed a quoted field (it may be the first of ""). */
   private previousWasQuote = false;
   private lastInvalidLine = 0;
+  private lineEnding: 'LF' | 'CRLF' | undefined;
+  private carriageReturnBeforeLf = false;
+  private pendingCarriageReturn = false;
   private carry: Buffer = Buffer.alloc(0); // an incomplete UTF-8 sequence at a chunk's end
   records = 0;
   readonly problems: FrameProblem[] = [];
@@ -65,6 +68,7 @@ export class CsvFrameChecker extends Transform {
   override _flush(callback: TransformCallback): void {
     if (this.carry.length > 0)
       this.report(this.line, 'invalid UTF-8 (a truncated character at the end of the file)');
+    if (this.pendingCarriageReturn) this.report(this.line, 'a carriage return inside an unquoted field');
     if (this.inQuotes) this.report(this.recordStartLine, 'unclosed quote: the quoted field never ends');
     else if (this.sawData) this.endRecord();
     // Failing the stream aborts the COPY (CopyFail) instead of letting it load half a file.
@@ -150,6 +154,19 @@ export class CsvFrameChecker extends Transform {
     this.sawData = false;
   }
 
+  /**
+   * COPY takes the first data line's ending (LF or CRLF) for the whole file and fails on a line
+   * that ends otherwise, so a file that mixes them is reported line by line.
+   */
+  private checkLineEnd(): void {
+    const ending = this.carriageReturnBeforeLf ? 'CRLF' : 'LF';
+    this.carriageReturnBeforeLf = false;
+    if (this.lineEnding === undefined) this.lineEnding = ending;
+    else if (ending !== this.lineEnding) {
+      this.report(this.line, `line ends with ${ending}, earlier lines with ${this.lineEnding}`);
+    }
+  }
+
   private keep(byte: number): void {
     if (this.fieldLength < FIELD_BUFFER) this.field[this.fieldLength] = byte;
     this.fieldLength++;
@@ -180,7 +197,20 @@ export class CsvFrameChecker extends Transform {
         continue;
       }
       this.previousWasQuote = false;
+      if (this.pendingCarriageReturn) {
+        // A CR was the previous chunk's last byte: it ended a CRLF line only if this is the LF.
+        this.pendingCarriageReturn = false;
+        if (byte === LF) this.carriageReturnBeforeLf = true;
+        else this.report(this.line, 'a carriage return inside an unquoted field');
+      }
+      if (byte === CR) {
+        if (i + 1 === chunk.length) this.pendingCarriageReturn = true;
+        else if (chunk[i + 1] === LF) this.carriageReturnBeforeLf = true;
+        else this.report(this.line, 'a carriage return inside an unquoted field');
+        continue;
+      }
       if (byte === LF) {
+        this.checkLineEnd();
         this.endRecord();
         this.line++;
         this.recordStartLine = this.line;
@@ -199,9 +229,8 @@ export class CsvFrameChecker extends Transform {
         this.sawData = true;
       } else {
         if (byte === NUL) this.report(this.line, 'NUL byte');
-        else if (this.quoteClosed && byte !== CR) this.report(this.line, 'text after a closing quote');
-        // A CR right before the LF ends a CRLF line; it is not part of the value.
-        if (byte !== CR || chunk[i + 1] !== LF) this.keep(byte);
+        else if (this.quoteClosed) this.report(this.line, 'text after a closing quote');
+        this.keep(byte);
         this.fieldStart = false;
         this.sawData = true;
       }

@@ -37,6 +37,9 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
   checks: [emptyPartitionCheck('customer_snapshots', 'snapshot_month')],
   materialize: async (ctx) => {
     const month = ctx.partition as string;
+    // The account check compares with the other snapshots: two months loading at once would not
+    // see each other's rows, so snapshot loads take turns (they are small).
+    await ctx.sql`select pg_advisory_xact_lock(hashtext('pipeline.customer_snapshots.accounts'))`;
     return loadCsv(ctx, {
       ...landingFile(ctx.config.landingDir, `customers/${month}.csv`),
       columns: [
@@ -51,10 +54,10 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
       valueRules: {
         customer_id: wholeNumber('customer_id'),
         account_id: wholeNumber('account_id'),
-        customer_name: required('customer_name'),
-        segment: required('segment'),
-        industry: required('industry'),
-        country: required('country'),
+        customer_name: required('customer_name', 255),
+        segment: required('segment', 50),
+        industry: required('industry', 100),
+        country: required('country', 100),
         created_date: date('created_date'),
       },
       rowChecks: [

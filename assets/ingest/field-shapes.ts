@@ -63,8 +63,14 @@ export const dateShape: FieldShape = (bytes, length, quoted) => {
   return twoDigits(bytes, 0) + twoDigits(bytes, 2) > 0 && month >= 1 && month <= 12 && day >= 1 && day <= 28;
 };
 
-/** Anything with a character other than a space (quoted or not). */
-export const nonBlank: FieldShape = (bytes, length) => {
-  for (let i = 0; i < length; i++) if (bytes[i] !== SPACE) return true;
-  return false;
-};
+/**
+ * Anything with a character other than a space (quoted or not), of at most `maxLength` bytes —
+ * which is at most `maxLength` characters; longer UTF-8 text is measured in characters by SQL.
+ */
+export const nonBlankUpTo =
+  (maxLength: number): FieldShape =>
+  (bytes, length) => {
+    if (length > maxLength) return false;
+    for (let i = 0; i < length; i++) if (bytes[i] !== SPACE) return true;
+    return false;
+  };

@@ -1,4 +1,4 @@
-import { dateShape, dayOf, decimalShape, digits, type FieldShape, nonBlank } from './field-shapes.ts';
+import { dateShape, dayOf, decimalShape, digits, type FieldShape, nonBlankUpTo } from './field-shapes.ts';
 
 /**
  * Validation rules for one text column of a staging table. `reason` is an SQL expression: NULL
@@ -19,15 +19,18 @@ const q = (column: string) => `"${column}"`;
 const empty = (column: string) => `coalesce(${q(column)}, '') = ''`;
 const shown = (column: string) => `left(${q(column)}, 40)`;
 
-// Values never contain the unit separator in the fast path: a value that does fails the pattern
-// and is judged by the detailed rules instead.
-const TEXT = '[^\\x1f]*[^\\s\\x1f][^\\x1f]*';
-
-export function required(column: string): ValueRule {
+/**
+ * Not empty or blank, and at most `maxLength` (≤ 255) characters: the column's varchar length.
+ * In the fast path a value never contains the unit separator that joins a row's fields: one that
+ * does fails the pattern and is judged by the detailed rule instead.
+ */
+export function required(column: string, maxLength: number): ValueRule {
+  const c = q(column);
   return {
-    reason: `case when coalesce(btrim(${q(column)}), '') = '' then 'empty' end`,
-    valid: TEXT,
-    shape: nonBlank,
+    reason: `case when coalesce(btrim(${c}), '') = '' then 'empty'
+      when char_length(${c}) > ${maxLength} then 'longer than ${maxLength} characters' end`,
+    valid: `(?=[^\\x1f]*[^\\s\\x1f])[^\\x1f]{1,${maxLength}}`,
+    shape: nonBlankUpTo(maxLength),
   };
 }
 
@@ -81,7 +84,7 @@ export function date(column: string): ValueRule {
   // Days 29–31 are checked in detail (month lengths); the fast path takes 01–28 of any month.
   return {
     reason: dateReason(column),
-    valid: `[0-9]{4}-(0[1-9]|1[0-2])-${dayPattern(28)}`,
+    valid: `(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-${dayPattern(28)}`, // year 0000 does not exist
     shape: dateShape,
   };
 }

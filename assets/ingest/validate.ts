@@ -106,18 +106,22 @@ async function quarantine(
      from ${staged.table} s where s.rec in (select rec from ${problems}) order by s.rec`,
   );
   if (rows.length === 0) return;
-  await tx`insert into rejected_rows ${tx(
-    rows.map((row) => ({
-      run_id: options.runId,
-      asset: options.asset,
-      partition: options.partition,
-      file: options.file,
-      line: staged.lineOf(Number(row.rec)),
-      reason: withLines(row.reasons ?? '', staged),
-      raw: stringify([columns.map((column) => row[column] ?? '')], { record_delimiter: '' }),
-    })),
-  )}`;
+  const records = rows.map((row) => ({
+    run_id: options.runId,
+    asset: options.asset,
+    partition: options.partition,
+    file: options.file,
+    line: staged.lineOf(Number(row.rec)),
+    reason: withLines(row.reasons ?? '', staged),
+    raw: stringify([columns.map((column) => row[column] ?? '')], { record_delimiter: '' }),
+  }));
+  // In batches: one statement takes at most 65 534 parameters (7 per row here).
+  for (let start = 0; start < records.length; start += QUARANTINE_BATCH) {
+    await tx`insert into rejected_rows ${tx(records.slice(start, start + QUARANTINE_BATCH))}`;
+  }
 }
+
+const QUARANTINE_BATCH = 5_000;
 
 /** Row checks name other records as {record:N}; readers want line numbers. */
 function withLines(reason: string, staged: StagedFile): string {

@@ -31,7 +31,7 @@ export function registerMaterialize(program: Command): void {
     .option(
       '--concurrency <n>',
       'nodes materializing at once (in-process)',
-      wholeNumber('concurrency', 1, 64),
+      wholeNumber('concurrency', 1, 32),
       2,
     )
     .option(
@@ -68,7 +68,8 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
     import('../../engine/logger.ts'),
   ]);
   const graph = await loadAssetGraph();
-  const plan = planRun(graph, selectAssets(graph, selection), partitionRange(flags));
+  const range = partitionRange(flags);
+  const plan = planRun(graph, selectAssets(graph, selection), range);
   const assetConfig: PipelineConfig = {
     landingDir: config.landingDir,
     exportDir: config.exportDir,
@@ -77,43 +78,49 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
   // The CLI's lines are the human view; asset logs (JSON on stderr) only when LOG_LEVEL asks.
   const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'silent');
 
-  const result = await withRunStore(async (store, database) => {
-    const runId = await store.createRun({
-      trigger: 'cli',
-      selection,
-      executor: 'in-process',
-      plan,
-      config: { allowBadRows: flags.allowBadRows },
-    });
-    const range =
-      plan.partitions.length > 0 ? `, partitions ${plan.partitions[0]}..${plan.partitions.at(-1)}` : '';
-    const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`;
-    console.log(`run ${runId}: ${nodes} (selection '${selection}'${range})`);
-    if (partitionRange(flags) && plan.partitions.length === 0) {
-      console.log('  (no partitioned asset is selected: the partition flags do not apply)');
-    }
-    const interrupt = new AbortController();
-    const onSignal = () => interrupt.abort(new Interrupted('interrupted'));
-    process.once('SIGINT', onSignal);
-    const started = performance.now();
-    try {
-      const outcome = await executeInProcess({
-        database,
-        store,
-        graph,
+  const result = await withRunStore(
+    async (store, database) => {
+      const runId = await store.createRun({
+        trigger: 'cli',
+        selection,
+        executor: 'in-process',
         plan,
-        runId,
-        config: assetConfig,
-        logger,
-        concurrency: flags.concurrency,
-        signal: interrupt.signal,
-        onEvent: printEvent,
+        config: { allowBadRows: flags.allowBadRows },
       });
-      return { runId, ...outcome, ms: performance.now() - started };
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-    }
-  });
+      const partitions =
+        plan.partitions.length > 0 ? `, partitions ${plan.partitions[0]}..${plan.partitions.at(-1)}` : '';
+      const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`;
+      console.log(`run ${runId}: ${nodes} (selection '${selection}'${partitions})`);
+      if (range && plan.partitions.length === 0) {
+        console.log('  (no partitioned asset is selected: the partition flags do not apply)');
+      }
+      const interrupt = new AbortController();
+      const onSignal = () => interrupt.abort(new Interrupted('interrupted'));
+      // Ctrl-C or a service manager's SIGTERM: running nodes finish, the run is marked canceled.
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const started = performance.now();
+      try {
+        const outcome = await executeInProcess({
+          database,
+          store,
+          graph,
+          plan,
+          runId,
+          config: assetConfig,
+          logger,
+          concurrency: flags.concurrency,
+          signal: interrupt.signal,
+          onEvent: printEvent,
+        });
+        return { runId, ...outcome, ms: performance.now() - started };
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
+    },
+    { poolSize: flags.concurrency + 2 },
+  );
   const parts = [`${result.succeeded} succeeded`, `${result.failed} failed`, `${result.skipped} skipped`];
   if (result.pending > 0) parts.push(`${result.pending} not started`);
   console.log(`run ${result.runId} ${result.status}: ${parts.join(', ')} in ${formatDuration(result.ms)}`);

@@ -401,6 +401,37 @@ const RULES: RuleCase[] = [
     total: 1,
   },
   {
+    rule: 'a bare carriage return inside an unquoted field',
+    asset: 'traffic',
+    change: (lines) => setField(lines, 6, 'interactions_count', '12\r3'),
+    problems: [[6, 'row', 'a carriage return inside an unquoted field']],
+    total: 1,
+  },
+  {
+    rule: 'a name longer than its column (varchar 255)',
+    asset: 'customer_snapshots',
+    change: (lines) => setField(lines, 4, 'customer_name', 'N'.repeat(256)),
+    problems: [[4, 'customer_name', 'longer than 255 characters']],
+    total: 1,
+  },
+  {
+    rule: 'a date in year 0000',
+    asset: 'customer_snapshots',
+    change: (lines) => setField(lines, 4, 'created_date', '0000-01-15'),
+    problems: [[4, 'created_date', 'not a valid date: 0000-01-15']],
+    total: 1,
+  },
+  {
+    rule: 'channels: a channel_name that another channel holds in the table',
+    asset: 'channels',
+    change: (lines) => {
+      lines.splice(2, 1); // drop Email (line 3), then call SMS "Email"
+      setField(lines, 2, 'channel_name', 'Email');
+    },
+    problems: [[2, 'channel_name', 'channel_name Email belongs to channel_id 2']],
+    total: 1,
+  },
+  {
     rule: 'a NUL byte',
     asset: 'customer_snapshots',
     change: (lines) => setField(lines, 4, 'customer_name', 'Cust\0omer 3'),
@@ -867,6 +898,19 @@ describe('input that SPEC §1 allows loads', () => {
 
 describe('allowBadRows (--allow-bad-rows N)', () => {
   afterEach(restoreFixture);
+
+  it('quarantines more rows than one INSERT can carry parameters for', async () => {
+    const dir = landingCopy();
+    editFile(dir, TRAFFIC_FILE, (lines) => {
+      const good = at(lines, 2);
+      for (let i = 0; i < 12_000; i++) lines.push(good.replace(/,[0-9]+,([0-9.]+)$/, ',-1,$1'));
+    });
+    const run = await load('traffic', dir, 20_000);
+    expect(run.node('traffic', MONTH).status).toBe('succeeded');
+    const [quarantined] = await database.sql<{ n: number }[]>`
+      select count(*)::int as n from rejected_rows where run_id = ${run.runId}`;
+    expect(quarantined?.n).toBe(12_000);
+  });
 
   /** Line 5 gets a negative revenue, line 9 an unknown channel. */
   function twoBadRows(): { dir: string; raw: [string, string] } {

@@ -55,6 +55,16 @@ describe('CsvFrameChecker', () => {
     ]);
   });
 
+  it('reports a bare carriage return and mixed line ends, which COPY would refuse', async () => {
+    for (const chunkSize of [1, 2, 1 << 16]) {
+      const checker = await check('1,2,3\r\n1,2\rx,3\r\n1,2,3\n1,2,3\r\n', 3, chunkSize);
+      expect(checker.problems, `chunk size ${chunkSize}`).toEqual([
+        { line: 3, reason: 'a carriage return inside an unquoted field' },
+        { line: 4, reason: 'line ends with LF, earlier lines with CRLF' },
+      ]);
+    }
+  });
+
   it('reports invalid UTF-8 and NUL bytes by line, also across chunk boundaries', async () => {
     const valid = Buffer.from('1,Zürich,3\n');
     const invalid = Buffer.from([0x31, 0x2c, 0xff, 0xfe, 0x2c, 0x33, 0x0a]); // 1,\xff\xfe,3

@@ -38,7 +38,7 @@ export class CsvFrameChecker extends Transform {
   records = 0;
   readonly problems: FrameProblem[] = [];
   problemCount = 0;
-  /** [record number, lines it spans beyond one], only for multi-line records. */
+  /** [record number, extra lines of it and every multi-line record before it], in record order. */
   readonly multiline: [number, number][] = [];
   /** Records with at least one field that does not have its shape. */
   recordsOffShape = 0;
@@ -77,12 +77,15 @@ export class CsvFrameChecker extends Transform {
 
   /** The physical line of a record (1 = the first record after the header). */
   lineOfRecord(record: number, firstLine: number): number {
-    let extra = 0;
-    for (const [at, lines] of this.multiline) {
-      if (at >= record) break;
-      extra += lines;
+    // Binary search for the multi-line records before this one; `multiline` holds running totals.
+    let low = 0;
+    let high = this.multiline.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      if ((this.multiline[middle]?.[0] ?? 0) < record) low = middle + 1;
+      else high = middle;
     }
-    return firstLine + record - 1 + extra;
+    return firstLine + record - 1 + (low > 0 ? (this.multiline[low - 1]?.[1] ?? 0) : 0);
   }
 
   private report(line: number, reason: string): void {
@@ -147,7 +150,10 @@ export class CsvFrameChecker extends Transform {
       this.report(this.recordStartLine, `expected ${this.expectedFields} fields, found ${this.fields}`);
     }
     if (this.line > this.recordStartLine)
-      this.multiline.push([this.records, this.line - this.recordStartLine]);
+      this.multiline.push([
+        this.records,
+        (this.multiline.at(-1)?.[1] ?? 0) + this.line - this.recordStartLine,
+      ]);
     this.fields = 1;
     this.fieldStart = true;
     this.quoteClosed = false;

@@ -145,12 +145,19 @@ export function repeatedKey(options: {
   const joinOn = options.key
     .map((expression, i) => `${expression.replace(/"(\w+)"/g, 'g."$1"')} = k.k${i}`)
     .join(' and ');
-  const disagree = options.values ? `and count(distinct (${options.values.join(', ')})) > 1` : '';
+  // Values disagree when any of them has two different values in the group. (min <> max keeps
+  // the aggregate hashable; count(distinct …) would sort every row.)
+  const disagree = options.values
+    ? `and (${options.values.map((value) => `min(${value}) <> max(${value})`).join(' or ')})`
+    : '';
+  const otherRecord = `(select min(o.rec) from {good} o
+      where ${joinOn.replaceAll('g."', 'o."')} and o.rec > k.first)`;
+  // Only groups that repeat are joined back; the other record is looked up for those alone.
   return `insert into {problems} (rec, col, reason)
     select g.rec, '${options.column}',
-      '${options.what} {record:' || case when g.rec = k.recs[1] then k.recs[2] else k.recs[1] end || '}'
+      '${options.what} {record:' || case when g.rec = k.first then ${otherRecord} else k.first end || '}'
     from {good} g join (
-      select ${groupBy}, (array_agg(rec order by rec))[1:2] as recs
+      select ${groupBy}, min(rec) as first
       from (select ${keys}, r.* from {good} r) keyed
       group by ${groupBy} having count(*) > 1 ${disagree}
     ) k on ${joinOn}`;

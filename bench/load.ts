@@ -4,15 +4,14 @@
  * a bare UNLOGGED table without indexes. Target (issue 5): ≥ 0.30 of the floor's speed, loader
  * peak RSS < 200 MB.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, quoteIdentifier } from '../engine/database.ts';
 import { migrateDatabase } from '../engine/migrations.ts';
-import { formatRate, PIPELINE_BIN, REPO_ROOT, runPipeline, saveResult } from './support.ts';
+import { formatRate, PIPELINE_BIN, REPO_ROOT, runCommand, runPipeline, saveResult } from './support.ts';
 
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
-const LANDING = join(REPO_ROOT, 'data', 'bench', 'landing');
+const LANDING = join(REPO_ROOT, 'data', 'bench', 'landing-11000'); // bench:generate's default output
 const FIRST = '2024-11';
 const LAST = '2026-10';
 
@@ -30,23 +29,6 @@ async function freshDatabase(name: string): Promise<string> {
   return databaseUrl(name);
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      out += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${out}`)),
-    );
-  });
-}
-
 if (!existsSync(join(LANDING, 'traffic', `${LAST}.csv`))) {
   console.log('generating the benchmark landing zone (11 000 customers, 24 months) …');
   await runPipeline(['generate', '--out', LANDING, '--customers', '11000', '--months', '24', '--end', LAST]);
@@ -60,7 +42,7 @@ await floor.sql`create unlogged table floor (send_date date, account_id int, cus
   interactions_count int, revenue_eur numeric(12, 2))`;
 let started = performance.now();
 for (const file of files) {
-  await run('psql', [
+  await runCommand('psql', [
     floorUrl,
     '-qc',
     `\\copy floor from '${join(LANDING, 'traffic', file)}' (format csv, header true)`,
@@ -79,7 +61,7 @@ await runPipeline(
   env,
 );
 started = performance.now();
-const timed = await run(
+const timed = await runCommand(
   '/usr/bin/time',
   [
     '-f',

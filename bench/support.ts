@@ -11,10 +11,14 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-/** Runs the real CLI and returns its stdout; throws with stderr when it fails. */
-export function runPipeline(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+/** Runs a command and returns its output (stdout, then stderr); throws with both when it fails. */
+export function runCommand(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PIPELINE_BIN, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -26,10 +30,15 @@ export function runPipeline(args: string[], env: NodeJS.ProcessEnv = process.env
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
-        ? resolve(stdout)
-        : reject(new Error(`pipeline ${args.join(' ')} exited ${code}: ${stderr}`)),
+        ? resolve(stdout + stderr)
+        : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`)),
     );
   });
+}
+
+/** Runs the real CLI (through its shebang, as npx does). */
+export function runPipeline(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return runCommand(PIPELINE_BIN, args, env);
 }
 
 /** Keeps the figures of the latest run (bench/results is git-ignored) for the README's table. */

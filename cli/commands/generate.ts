@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import { Interrupted } from '../../engine/errors.ts';
 import { lastCompleteMonth, monthKey, parseMonth } from '../../engine/months.ts';
@@ -20,6 +21,9 @@ export function registerGenerate(program: Command): void {
 }
 
 async function generate(flags: GenerateFlags): Promise<void> {
+  // Memory over speed for this verb: without it faker's short-lived garbage lifts the peak RSS from
+  // ~120 MB to ~185 MB (measured, 11 000 customers), for ~25 % speed the generator does not need.
+  setFlagsFromString('--optimize-for-size');
   const end = flags.end === undefined ? lastCompleteMonth() : parseMonth(flags.end, '--end');
   // Imported here: other verbs should not pay for faker and the generator.
   const { generateLandingZone } = await import('../../data-generation/landing-zone.ts');

@@ -54,14 +54,20 @@ export const dayOf = (prefix: string, maxDay: number): FieldShape => {
   };
 };
 
-/** YYYY-MM-DD with a day up to 28 (later days are checked against the month's length in SQL). */
+/** A real calendar date written YYYY-MM-DD (year 0001 or later). */
 export const dateShape: FieldShape = (bytes, length, quoted) => {
   if (quoted || length !== 10 || bytes[4] !== 45 || bytes[7] !== 45) return false;
   if (!digitsAt(bytes, 0, 4) || !digitsAt(bytes, 5, 7) || !digitsAt(bytes, 8, 10)) return false;
+  const year = twoDigits(bytes, 0) * 100 + twoDigits(bytes, 2);
   const month = twoDigits(bytes, 5);
   const day = twoDigits(bytes, 8);
-  return twoDigits(bytes, 0) + twoDigits(bytes, 2) > 0 && month >= 1 && month <= 12 && day >= 1 && day <= 28;
+  return year > 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month);
 };
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
 
 /**
  * Anything with a character other than a space (quoted or not), of at most `maxLength` bytes —

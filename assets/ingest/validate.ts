@@ -49,10 +49,11 @@ export async function validateStaged(
     // One regex per row for the common case; the detailed reasons only for rows that fail it.
     const row = `concat_ws(chr(31), ${rules.map(([column]) => `coalesce("${column}", '')`).join(', ')})`;
     const pattern = `^${rules.map(([, rule]) => rule.valid).join('\\x1f')}$`;
+    const alsoValid = rules.map(([, rule]) => (rule.alsoValid ? ` and ${rule.alsoValid}` : '')).join('');
     await tx.unsafe(
       fill(`insert into {problems} (rec, col, reason)
       select s.rec, v.col, v.reason
-      from (select * from {stage} where ${row} !~ '${pattern}' offset 0) s
+      from (select * from {stage} where not (${row} ~ '${pattern}'${alsoValid}) offset 0) s
       cross join lateral (values ${reasons}) as v(col, reason)
       where v.reason is not null`),
     );

@@ -17,11 +17,6 @@ export function parseMonth(key: string, what = 'month'): Month {
   return Number(match[1]) * 12 + month - 1;
 }
 
-export function isMonthKey(key: string): boolean {
-  const match = MONTH_KEY.exec(key);
-  return match !== null && Number(match[2]) >= 1 && Number(match[2]) <= 12;
-}
-
 export function monthKey(month: Month): string {
   return `${String(Math.floor(month / 12)).padStart(4, '0')}-${String((month % 12) + 1).padStart(2, '0')}`;
 }

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint,
+  bigserial,
   check,
   date,
   foreignKey,
@@ -51,7 +51,8 @@ export const customers = pgTable(
 export const traffic = pgTable(
   'traffic',
   {
-    trafficId: bigint('traffic_id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    // A sequence, not an identity: PostgreSQL 15 has no identity columns on partitioned tables.
+    trafficId: bigserial('traffic_id', { mode: 'number' }).notNull(),
     sendDate: date('send_date', { mode: 'string' }).notNull(),
     accountId: integer('account_id').notNull(),
     customerId: integer('customer_id').notNull(),
@@ -59,7 +60,10 @@ export const traffic = pgTable(
     interactionsCount: integer('interactions_count').notNull(),
     revenueEur: numeric('revenue_eur', { precision: 12, scale: 2 }).notNull(),
   },
+  // Partitioned by month in the migration (drizzle-kit cannot say so): a month is loaded into a
+  // fresh table, indexed in bulk and attached, which is several times faster than inserting rows.
   (t) => [
+    primaryKey({ name: 'traffic_pkey', columns: [t.trafficId, t.sendDate] }),
     unique('uk_traffic_unique').on(t.sendDate, t.accountId, t.customerId, t.channelId),
     foreignKey({
       name: 'fk_traffic_customer',
@@ -69,7 +73,6 @@ export const traffic = pgTable(
     foreignKey({ name: 'fk_traffic_channel', columns: [t.channelId], foreignColumns: [channels.channelId] }),
     check('ck_traffic_interactions_count_nonnegative', sql`${t.interactionsCount} >= 0`),
     check('ck_traffic_revenue_nonnegative', sql`${t.revenueEur} >= 0`),
-    index('idx_traffic_send_date').on(t.sendDate),
     index('idx_traffic_account_id').on(t.accountId),
   ],
 );

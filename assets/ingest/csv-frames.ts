@@ -10,6 +10,25 @@ const NUL = 0;
 
 export type FrameProblem = { line: number; reason: string };
 
+/** A stream with `onlyOnShape` met a record that needs the detailed (SQL) checks. */
+export class NotOnShape extends Error {
+  constructor() {
+    super('the file has records that need the detailed checks');
+  }
+}
+
+export type FrameOptions = {
+  /** Per column in file order: the shape its values should have (undefined: anything goes). */
+  shapes?: readonly (FieldShape | undefined)[];
+  /**
+   * Stop passing bytes on at the first record with a field off its shape, and fail the stream:
+   * for a COPY into typed columns, which must never see a value it could reject.
+   */
+  onlyOnShape?: boolean;
+  /** A column (index in file order) of decimals with `scale` decimals to add up as they pass. */
+  total?: { column: number; scale: number };
+};
+
 // Field values longer than this are not shape-checked byte by byte: the SQL rules judge them.
 const FIELD_BUFFER = 256;
 
@@ -46,22 +65,34 @@ export class CsvFrameChecker extends Transform {
   private fieldLength = 0;
   private fieldQuoted = false;
   private recordOffShape = false;
+  private readonly shapes: readonly (FieldShape | undefined)[];
+  private readonly total: DecimalTotal | undefined;
 
   constructor(
     private readonly expectedFields: number,
     firstLine: number,
-    /** Per column in file order: the shape its values should have (undefined: anything goes). */
-    private readonly shapes: readonly (FieldShape | undefined)[] = [],
+    private readonly options: FrameOptions = {},
   ) {
     super();
     this.line = firstLine;
     this.recordStartLine = firstLine;
+    this.shapes = options.shapes ?? [];
+    this.total = options.total && new DecimalTotal(options.total.scale);
+  }
+
+  /** The sum of the `total` column, in units of 10^-scale (exact). */
+  get totalUnits(): bigint {
+    return this.total?.units ?? 0n;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.checkEncoding(chunk);
     this.scan(chunk);
     // Once the file is known to be broken nothing more reaches COPY; the scan goes on to count.
+    if (this.options.onlyOnShape && (this.recordsOffShape > 0 || this.problemCount > 0)) {
+      callback(new NotOnShape());
+      return;
+    }
     callback(null, this.problemCount === 0 ? chunk : undefined);
   }
 
@@ -72,7 +103,9 @@ export class CsvFrameChecker extends Transform {
     if (this.inQuotes) this.report(this.recordStartLine, 'unclosed quote: the quoted field never ends');
     else if (this.sawData) this.endRecord();
     // Failing the stream aborts the COPY (CopyFail) instead of letting it load half a file.
-    callback(this.problemCount > 0 ? new Error(`${this.problemCount} structural problems`) : null);
+    if (this.options.onlyOnShape && (this.recordsOffShape > 0 || this.problemCount > 0)) {
+      callback(new NotOnShape());
+    } else callback(this.problemCount > 0 ? new Error(`${this.problemCount} structural problems`) : null);
   }
 
   /** The physical line of a record (1 = the first record after the header). */
@@ -136,6 +169,8 @@ export class CsvFrameChecker extends Transform {
       !(this.fieldLength <= FIELD_BUFFER && shape(this.field, this.fieldLength, this.fieldQuoted))
     ) {
       this.recordOffShape = true;
+    } else if (this.total && this.fields - 1 === this.options.total?.column) {
+      this.total.add(this.field, this.fieldLength);
     }
     this.fieldLength = 0;
     this.fieldQuoted = false;
@@ -243,3 +278,42 @@ export class CsvFrameChecker extends Transform {
     }
   }
 }
+
+/**
+ * Adds up decimals written [0-9]+(.[0-9]+)? exactly, in units of 10^-scale: in a double while it
+ * is exact (below 2^53), moved into a bigint before it could round.
+ */
+class DecimalTotal {
+  private pending = 0;
+  private carried = 0n;
+
+  constructor(private readonly scale: number) {}
+
+  get units(): bigint {
+    return this.carried + BigInt(this.pending);
+  }
+
+  add(bytes: Uint8Array, length: number): void {
+    let units = 0;
+    let decimals = -1;
+    for (let i = 0; i < length; i++) {
+      const byte = bytes[i] as number;
+      if (byte === DOT) decimals = 0;
+      else {
+        units = units * 10 + byte - ZERO;
+        if (decimals >= 0) decimals++;
+      }
+    }
+    for (let d = Math.max(decimals, 0); d < this.scale; d++) units *= 10;
+    this.pending += units;
+    if (this.pending > FLUSH_AT) {
+      this.carried += BigInt(this.pending);
+      this.pending = 0;
+    }
+  }
+}
+
+const DOT = 46;
+const ZERO = 48;
+// Far enough below 2^53 that adding one more value (≤ 10^15 units) stays exact.
+const FLUSH_AT = 2 ** 52;

@@ -1,6 +1,8 @@
-import type { AssetContext, AssetMetadata } from '../../engine/asset.ts';
+import type { TransactionSql } from 'postgres';
+import type { AssetContext } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
 import type { CsvLayout } from './csv-file.ts';
+import { type LoadMetadata, loadMetadata, seconds } from './load-metadata.ts';
 import type { ValueRule } from './rules.ts';
 import { stageCsv } from './stage.ts';
 import { validateStaged } from './validate.ts';
@@ -8,8 +10,8 @@ import { validateStaged } from './validate.ts';
 export type CsvLoad = CsvLayout & {
   valueRules: Record<string, ValueRule>;
   rowChecks?: string[];
-  /** Statements that move the validated {stage} into the target table(s). */
-  write: string | string[];
+  /** Statements that move the validated {stage} into the target table(s), or a function doing it. */
+  write: string | string[] | ((tx: TransactionSql, stage: string) => Promise<void>);
   /** A query returning `n`: the rows of the target slice after the write. */
   countLoaded: string;
 };
@@ -19,7 +21,10 @@ export type CsvLoad = CsvLayout & {
  * reject, then replace the target slice — all inside the asset's transaction, so a rejected file
  * leaves every table exactly as it was.
  */
-export async function loadCsv(ctx: AssetContext<PipelineConfig>, load: CsvLoad): Promise<AssetMetadata> {
+export async function loadCsv(
+  ctx: AssetContext<PipelineConfig>,
+  load: CsvLoad,
+): Promise<LoadMetadata & Record<string, number>> {
   const started = performance.now();
   const table = `stage_${ctx.assetKey}`;
   const shapes = Object.fromEntries(
@@ -37,17 +42,20 @@ export async function loadCsv(ctx: AssetContext<PipelineConfig>, load: CsvLoad):
     rowChecks: load.rowChecks,
   });
   const validating = performance.now();
-  for (const statement of [load.write].flat()) await ctx.sql.unsafe(statement.replaceAll('{stage}', table));
+  if (typeof load.write === 'function') await load.write(ctx.sql, table);
+  else
+    for (const statement of [load.write].flat()) await ctx.sql.unsafe(statement.replaceAll('{stage}', table));
   const [loaded] = await ctx.sql.unsafe<{ n: number }[]>(load.countLoaded.replaceAll('{stage}', table));
   const rowsLoaded = loaded?.n ?? 0;
   const metadata = {
-    rowCount: rowsLoaded,
-    rowsInFile: staged.records,
-    rowsLoaded,
-    duplicatesCollapsed: staged.records - rejectedRows - rowsLoaded,
-    rowsRejected: rejectedRows,
-    bytes: staged.header.bytes,
-    seconds: seconds(started, performance.now()),
+    ...loadMetadata({
+      started,
+      finished: performance.now(),
+      records: staged.records,
+      loaded: rowsLoaded,
+      rejected: rejectedRows,
+      bytes: staged.header.bytes,
+    }),
     // Where the time goes: COPY into staging, SQL validation, the write into the target.
     stageSeconds: seconds(started, staging),
     validateSeconds: seconds(staging, validating),
@@ -56,5 +64,3 @@ export async function loadCsv(ctx: AssetContext<PipelineConfig>, load: CsvLoad):
   ctx.log.info(metadata, `loaded ${load.file}`);
   return metadata;
 }
-
-const seconds = (from: number, to: number) => Number(((to - from) / 1000).toFixed(3));

@@ -38,12 +38,37 @@ export async function stageCsv(
       .map((name) => `"${name}" text`)
       .join(', ')}) on commit drop`,
   );
-  const checker = new CsvFrameChecker(
-    header.columns.length,
-    header.firstDataLine,
-    header.columns.map((column) => shapes[column]),
-  );
-  const copy = await tx.unsafe(`copy ${table} (${columns}) from stdin (format csv)`).writable();
+  const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine, {
+    shapes: header.columns.map((column) => shapes[column]),
+  });
+  try {
+    await copyThrough(tx, `copy ${table} (${columns}) from stdin (format csv)`, layout, header, checker);
+  } catch (error) {
+    if (checker.problemCount > 0) throw structuralError(layout.file, checker);
+    throw error;
+  }
+  return {
+    table,
+    header,
+    records: checker.records,
+    lineOf: (record) => checker.lineOfRecord(record, header.firstDataLine),
+    allOnShape: Object.keys(shapes).length > 0 && checker.recordsOffShape === 0,
+  };
+}
+
+/**
+ * Streams the file's data (after the header) through `checker` into a COPY … FROM STDIN. A checker
+ * that fails the stream aborts the COPY (CopyFail); the timeout only guards against a connection
+ * that never answers once the last byte is sent (postgres.js #1173).
+ */
+export async function copyThrough(
+  tx: TransactionSql,
+  copyStatement: string,
+  layout: CsvLayout,
+  header: CsvHeader,
+  checker: CsvFrameChecker,
+): Promise<void> {
+  const copy = await tx.unsafe(copyStatement).writable();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -57,19 +82,9 @@ export async function stageCsv(
         });
       }),
     ]);
-  } catch (error) {
-    if (checker.problemCount > 0) throw structuralError(layout.file, checker);
-    throw error;
   } finally {
     clearTimeout(timer);
   }
-  return {
-    table,
-    header,
-    records: checker.records,
-    lineOf: (record) => checker.lineOfRecord(record, header.firstDataLine),
-    allOnShape: Object.keys(shapes).length > 0 && checker.recordsOffShape === 0,
-  };
 }
 
 function structuralError(file: string, checker: CsvFrameChecker): InputError {

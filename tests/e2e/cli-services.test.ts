@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
-import { redisUrl, serverUrl } from '../support/urls.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
 
 // Port 1 on loopback: nothing listens there, so connections are refused at once.
 const DEAD_POSTGRES = 'postgres://someone:s3cret-pw@127.0.0.1:1/pipeline';
@@ -14,6 +15,15 @@ function expectOneCleanLine(stderr: string): string {
   return lines[0] ?? '';
 }
 
+// doctor needs a migrated database that answers: this file's own.
+let database: TestDatabase;
+let databaseUrl: string;
+beforeAll(async () => {
+  database = await createTestDatabase();
+  databaseUrl = withDatabase(serverUrl(), database.name);
+});
+afterAll(() => database?.drop());
+
 describe('unreachable services', () => {
   it('migrate names the Postgres URL with the password masked and says how to start it', async () => {
     const result = await runCli(['migrate'], { env: { DATABASE_URL: DEAD_POSTGRES } });
@@ -24,7 +34,7 @@ describe('unreachable services', () => {
   });
 
   it('doctor names the Redis URL with the password masked and says how to start it', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: serverUrl(), REDIS_URL: DEAD_REDIS } });
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: databaseUrl, REDIS_URL: DEAD_REDIS } });
     expect(result.code).toBe(3);
     const line = expectOneCleanLine(result.stderr);
     expect(line).toContain('Redis is not reachable at redis://:****@127.0.0.1:1');
@@ -33,7 +43,7 @@ describe('unreachable services', () => {
   });
 
   it('doctor reports both services when they answer', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: serverUrl(), REDIS_URL: redisUrl() } });
+    const result = await runCli(['doctor'], { env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl() } });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/postgres ok .*PostgreSQL \d+/);

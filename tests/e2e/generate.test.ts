@@ -321,8 +321,9 @@ describe('pipeline generate: bad flags and output folders', () => {
 
   it('leaves nothing behind when interrupted', async () => {
     const out = join(scratch, 'interrupted');
+    // Interrupted once it is writing (its staging folder exists), however slowly it started.
     const run = runCli(['generate', '--out', out, '--customers', '30000', '--months', '24'], {
-      killAfterMs: 1_500,
+      interruptWhen: () => readdirSync(scratch).some((entry) => entry.includes('partial')),
     });
     const result = await run;
     expect(result.code).toBe(130);

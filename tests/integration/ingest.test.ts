@@ -271,6 +271,41 @@ describe('loading the fixture landing zone', () => {
       duplicatesCollapsed: 0,
       rowsRejected: 0,
       bytes: statSync(join(FIXTURE_LANDING, TRAFFIC_FILE)).size,
+      // A clean file takes the fast path: COPY into a fresh month table, attached as a partition.
+      path: 'copy',
+      outcome: 'added',
+      fileRows: 956,
+      fileRevenueEur: '71779.95', // the file's revenue column, added up by hand (awk) when written
+    });
+  });
+
+  it('keeps traffic as one partition per month, every constraint enforced on each', async () => {
+    const partitions = await database.sql<{ name: string; bound: string }[]>`
+      select c.relname as name, pg_get_expr(c.relpartbound, c.oid) as bound
+      from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'traffic'::regclass order by c.relname`;
+    expect(partitions.map((p) => p.name)).toEqual([
+      ...FIXTURE_MONTHS.map((month) => `traffic_${month.replace('-', '_')}`),
+      'traffic_default',
+    ]);
+    expect(partitions.find((p) => p.name === 'traffic_2026_10')?.bound).toBe(
+      "FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')",
+    );
+    const indexes = await database.sql<{ name: string }[]>`
+      select indexrelid::regclass::text as name from pg_index where indrelid = 'traffic_2026_10'::regclass
+      order by 1`;
+    expect(indexes.map((i) => i.name)).toEqual([
+      'traffic_2026_10_idx_traffic_account_id',
+      'traffic_2026_10_traffic_pkey',
+      'traffic_2026_10_uk_traffic_unique',
+    ]);
+    const insert = (customer: number, revenue: string) => database.sql`
+      insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
+      values ('2026-10-01', 500007, ${customer}, 1, 1, ${revenue})`;
+    await expect(insert(1, '1.00')).rejects.toMatchObject({ code: '23505' }); // uk_traffic_unique
+    await expect(insert(999, '1.00')).rejects.toMatchObject({ constraint_name: 'fk_traffic_customer' });
+    await expect(insert(1, '-1.00')).rejects.toMatchObject({
+      constraint_name: 'ck_traffic_revenue_nonnegative',
     });
   });
 
@@ -299,7 +334,10 @@ describe('re-running a partition (SPEC §9 idempotency)', () => {
     const before = await tableChecksums(database.sql);
     const contentBefore = await trafficMonth(MONTH);
     const run = await load('traffic', FIXTURE_LANDING);
-    expect(run.node('traffic', MONTH).status).toBe('succeeded');
+    expect(run.node('traffic', MONTH)).toMatchObject({
+      status: 'succeeded',
+      metadata: { outcome: 'unchanged' },
+    });
     expect(await trafficMonth(MONTH)).toEqual(contentBefore); // same business rows…
     expect(await tableChecksums(database.sql)).toEqual(before); // …and every column, traffic_id included
   });
@@ -317,7 +355,10 @@ describe('re-running a partition (SPEC §9 idempotency)', () => {
     const dir = landingCopy();
     editFile(dir, TRAFFIC_FILE, (lines) => setField(lines, 2, 'revenue_eur', '30.00')); // was 28.61
     const run = await load('traffic', dir);
-    expect(run.node('traffic', MONTH).status).toBe('succeeded');
+    expect(run.node('traffic', MONTH)).toMatchObject({
+      status: 'succeeded',
+      metadata: { outcome: 'replaced' },
+    });
     for (const month of FIXTURE_MONTHS.filter((m) => m !== MONTH)) {
       expect(await trafficMonth(month), month).toEqual(before.get(month));
     }
@@ -838,6 +879,7 @@ describe('input that SPEC §1 allows loads', () => {
     const run = await load('traffic', dir);
     expect(run.node('traffic', MONTH)).toMatchObject({ status: 'succeeded' });
     expect(await trafficMonth(MONTH)).toEqual(before);
+    expect(run.node('traffic', MONTH).metadata.path).toBe('validated'); // COPY cannot skip a column
     const [ids] = await database.sql`select count(*)::int as n from traffic where traffic_id >= 900000`;
     expect(ids?.n).toBe(0);
   });
@@ -888,11 +930,30 @@ describe('input that SPEC §1 allows loads', () => {
       rowsLoaded: 956,
       duplicatesCollapsed: 2,
       rowsRejected: 0,
+      path: 'validated', // the fast path's unique index meets the duplicate and hands over
     });
     expect(await trafficMonth(MONTH)).toEqual(before);
     expect(run.checks('traffic', MONTH).find((c) => c.checkName === 'reconciles_with_file')?.passed).toBe(
       true,
     );
+  });
+});
+
+describe('traffic rows outside the month partitions', () => {
+  afterEach(restoreFixture);
+
+  it('rows of the month in traffic_default (inserted by hand) are replaced by the file', async () => {
+    const before = await trafficMonth(MONTH);
+    await database.sql`alter table traffic detach partition traffic_2026_10`;
+    await database.sql`drop table traffic_2026_10`;
+    await database.sql`insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
+      values ('2026-10-15', 500007, 1, 1, 1, 1.00), ('2026-11-02', 500007, 1, 1, 2, 2.00)`;
+    const run = await load('traffic', FIXTURE_LANDING);
+    expect(run.node('traffic', MONTH)).toMatchObject({ status: 'succeeded', metadata: { outcome: 'added' } });
+    expect(await trafficMonth(MONTH)).toEqual(before);
+    const rest = await database.sql`select send_date, revenue_eur from traffic_default order by send_date`;
+    expect(rest).toEqual([{ send_date: '2026-11-02', revenue_eur: '2.00' }]); // other months stay
+    await database.sql`delete from traffic_default`;
   });
 });
 

@@ -15,6 +15,8 @@ export function runCli(
     timeoutMs?: number;
     /** Sends SIGINT (a user's Ctrl-C) after this long. */
     killAfterMs?: number;
+    /** Sends SIGINT once this returns true (polled): when the command is surely under way. */
+    interruptWhen?: () => boolean;
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
@@ -37,10 +39,20 @@ export function runCli(
       options.killAfterMs === undefined
         ? undefined
         : setTimeout(() => child.kill('SIGINT'), options.killAfterMs);
+    const poll =
+      options.interruptWhen === undefined
+        ? undefined
+        : setInterval(() => {
+            if (options.interruptWhen?.()) {
+              clearInterval(poll);
+              child.kill('SIGINT');
+            }
+          }, 25);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
       clearTimeout(interrupt);
+      clearInterval(poll);
       resolve({ code, stdout, stderr });
     });
   });

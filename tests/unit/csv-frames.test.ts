@@ -1,7 +1,8 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { CsvFrameChecker } from '../../assets/ingest/csv-frames.ts';
+import { CsvFrameChecker, NotOnShape } from '../../assets/ingest/csv-frames.ts';
+import { decimalShape, digits } from '../../assets/ingest/field-shapes.ts';
 
 /** Runs bytes (split into chunks of `chunkSize`) through a checker expecting `fields` per record; data starts on line 2. */
 async function check(text: string | Buffer, fields = 3, chunkSize = 1 << 16) {
@@ -82,5 +83,53 @@ describe('CsvFrameChecker', () => {
     const checker = await check('1,2\n'.repeat(50));
     expect(checker.problems).toHaveLength(20);
     expect(checker.problemCount).toBe(50);
+  });
+});
+
+describe('CsvFrameChecker for a COPY into typed columns (onlyOnShape)', () => {
+  const shapes = [digits(9), decimalShape(10, 2)];
+
+  async function run(text: string, chunkSize = 1 << 16) {
+    const bytes = Buffer.from(text);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize));
+    const checker = new CsvFrameChecker(2, 2, { shapes, onlyOnShape: true, total: { column: 1, scale: 2 } });
+    let passed = 0;
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        passed += chunk.length;
+        done();
+      },
+    });
+    const error = await pipeline(Readable.from(chunks), checker, sink).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    return { checker, error, passed };
+  }
+
+  it('adds up a decimal column exactly, whatever its decimals and the chunking', async () => {
+    for (const chunkSize of [1, 4, 1 << 16]) {
+      const { checker, error } = await run('1,0.5\n2,1\n3,12.34\n4,0.07\n', chunkSize);
+      expect(error).toBeUndefined();
+      expect(checker.totalUnits).toBe(50n + 100n + 1234n + 7n);
+    }
+  });
+
+  it('stays exact beyond 2^53 units (where a double would round)', async () => {
+    const big = '9999999999.99'; // 999 999 999 999 units, 9 000 of them exceed 2^53
+    const { checker } = await run(Array.from({ length: 9000 }, (_, i) => `${i},${big}\n`).join(''));
+    expect(checker.totalUnits).toBe(999_999_999_999n * 9000n);
+  });
+
+  it('fails with NotOnShape before passing on the chunk of a record that is off its shape', async () => {
+    const good = '1,0.50\n'.repeat(100);
+    for (const bad of ['2,-1.00\n', '2,1.005\n', 'x,1\n', '1,2,3\n', '"1",1\n']) {
+      const { error, passed } = await run(good + bad, good.length);
+      expect(error, bad).toBeInstanceOf(NotOnShape);
+      expect(passed, bad).toBe(good.length); // the first chunk went on, the bad one never did
+    }
+    const last = await run('1,0.50\n2,1e3'); // off shape in the last record, without a final newline
+    expect(last.error).toBeInstanceOf(NotOnShape);
   });
 });

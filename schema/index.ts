@@ -1,3 +1,4 @@
 export * from './analytics.ts';
 export * from './core.ts';
 export * from './engine.ts';
+export * from './rollups.ts';

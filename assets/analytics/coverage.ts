@@ -1,0 +1,68 @@
+import type { AssetCheck, AssetContext } from '../../engine/asset.ts';
+import type { PipelineConfig } from '../config.ts';
+import type { MonthWindow } from './window.ts';
+
+type Months = (ctx: AssetContext<PipelineConfig>) => MonthWindow | Promise<MonthWindow | undefined>;
+
+const monthList = (rows: { month: string }[]) => rows.map((row) => row.month.slice(0, 7)).join(', ');
+
+/**
+ * error: the rollup this asset read is there and current for every month of its window that has
+ * traffic — materialized, and after that month's traffic was last loaded. Without it an answer
+ * would silently leave months out (materialize with `+asset` to bring the rollup along).
+ */
+export function rollupIsCurrent(rollup: string, months: Months): AssetCheck<PipelineConfig> {
+  return {
+    name: `${rollup}_current`,
+    severity: 'error',
+    description: `${rollup} is materialized, after traffic, for every month of the window with traffic`,
+    run: async (ctx) => {
+      const window = await months(ctx);
+      if (!window) return { passed: true };
+      const behind = await ctx.sql<{ month: string }[]>`
+        select m.month::date::text as month from generate_series(${window.first}::date, ${window.period}::date,
+          interval '1 month') as m(month)
+        cross join lateral (select
+          exists (select 1 from traffic t where t.send_date >= m.month and t.send_date < m.month + interval '1 month')
+            as has_traffic,
+          (select max(materialized_at) from materializations
+            where asset_key = 'traffic' and partition_key = to_char(m.month, 'YYYY-MM')) as traffic_at,
+          (select max(materialized_at) from materializations
+            where asset_key = ${rollup} and partition_key = to_char(m.month, 'YYYY-MM')) as rollup_at) s
+        where (s.has_traffic and s.rollup_at is null) or s.traffic_at > s.rollup_at
+        order by 1`;
+      return {
+        passed: behind.length === 0,
+        message:
+          behind.length === 0
+            ? undefined
+            : `${rollup} is missing or older than traffic for ${monthList(behind)}: materialize those months of ${rollup} (e.g. with +${ctx.assetKey})`,
+        metadata: { monthsBehind: behind.length },
+      };
+    },
+  };
+}
+
+/** warn: months of the window without any traffic (the answer covers fewer months than it says). */
+export function windowHasTraffic(months: Months): AssetCheck<PipelineConfig> {
+  return {
+    name: 'window_has_traffic',
+    severity: 'warn',
+    description: 'every month of the window has traffic',
+    run: async (ctx) => {
+      const window = await months(ctx);
+      if (!window) return { passed: true };
+      const missing = await ctx.sql<{ month: string }[]>`
+        select m.month::date::text as month from generate_series(${window.first}::date, ${window.period}::date,
+          interval '1 month') as m(month)
+        where not exists (select 1 from traffic t
+          where t.send_date >= m.month and t.send_date < m.month + interval '1 month')
+        order by 1`;
+      return {
+        passed: missing.length === 0,
+        message: missing.length === 0 ? undefined : `no traffic in ${monthList(missing)}`,
+        metadata: { monthsMissing: missing.length },
+      };
+    },
+  };
+}

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { PipelineConfig } from '../../assets/config.ts';
+import type { Database } from '../../engine/database.ts';
 import { Interrupted, UsageError } from '../../engine/errors.ts';
 import type { RunEvent } from '../../engine/executor.ts';
+import type { RunPlan } from '../../engine/plan.ts';
 import { loadConfig } from '../config.ts';
 import { formatDuration, formatMetadata } from '../format.ts';
 import { loadAssetGraph } from '../load-assets.ts';
@@ -113,7 +115,9 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
           signal: interrupt.signal,
           onEvent: printEvent,
         });
-        return { runId, ...outcome, ms: performance.now() - started };
+        const ms = performance.now() - started;
+        const summary = outcome.status === 'succeeded' ? await summaryOf(plan, database) : [];
+        return { runId, ...outcome, ms, summary };
       } finally {
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
@@ -124,7 +128,18 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
   const parts = [`${result.succeeded} succeeded`, `${result.failed} failed`, `${result.skipped} skipped`];
   if (result.pending > 0) parts.push(`${result.pending} not started`);
   console.log(`run ${result.runId} ${result.status}: ${parts.join(', ')} in ${formatDuration(result.ms)}`);
+  for (const line of result.summary) console.log(line);
   if (result.status !== 'succeeded') process.exitCode = result.status === 'canceled' ? 130 : 1;
+}
+
+/** The answers of the run's last partition, when the run computed them. */
+async function summaryOf(plan: RunPlan, database: Database): Promise<string[]> {
+  const last = plan.partitions.at(-1);
+  const { SUMMARIZED_ASSETS, partitionSummary } = await import('../../assets/analytics/summary.ts');
+  const answered = plan.nodes.some(
+    (node) => node.partitionKey === last && (SUMMARIZED_ASSETS as readonly string[]).includes(node.assetKey),
+  );
+  return last && answered ? partitionSummary(database.sql, `${last}-01`) : [];
 }
 
 function printEvent(event: RunEvent): void {

@@ -1,0 +1,42 @@
+import type { Sql } from 'postgres';
+
+/** The assets whose answers the summary shows. */
+export const SUMMARIZED_ASSETS = ['top_customers', 'industry_exposure', 'segment_distribution'] as const;
+
+const euros = (value: string) =>
+  `${Number(value).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} EUR`;
+
+/**
+ * A few lines a person reads after a run: the top 5 customers, the top industry and the segment
+ * mix of a partition (period = its first day), from the tables the run wrote.
+ */
+export async function partitionSummary(sql: Sql, period: string): Promise<string[]> {
+  const [top, industry, segments] = await Promise.all([
+    sql<{ revenue_rank: number; customer_name: string; revenue_eur: string }[]>`
+      select revenue_rank, customer_name, revenue_eur::text from top_customers
+      where period = ${period} and revenue_rank <= 5 order by revenue_rank`,
+    sql<{ industry: string; revenue_eur: string; revenue_share_pct: string }[]>`
+      select industry, revenue_eur::text, revenue_share_pct::text from industry_exposure
+      where period = ${period} and revenue_rank = 1`,
+    sql<{ segment: string; customer_pct: string }[]>`
+      select segment, customer_pct::text from segment_distribution
+      where period = ${period} order by customer_count desc, segment collate "C"`,
+  ]);
+  const lines = [`${period.slice(0, 7)} — trailing 12 months:`];
+  const first = industry[0];
+  if (first) {
+    lines.push(
+      `  top industry: ${first.industry} (${euros(first.revenue_eur)}, ${first.revenue_share_pct} % of revenue)`,
+    );
+  }
+  if (segments.length > 0) {
+    lines.push(`  segment mix: ${segments.map((s) => `${s.segment} ${s.customer_pct} %`).join(', ')}`);
+  }
+  if (top.length > 0) {
+    lines.push('  top customers:');
+    for (const customer of top) {
+      lines.push(`    ${customer.revenue_rank}. ${customer.customer_name}  ${euros(customer.revenue_eur)}`);
+    }
+  }
+  return lines.length > 1 ? lines : [];
+}

@@ -23,13 +23,15 @@ const industriesAddUp: AssetCheck<PipelineConfig> = {
   description: 'industry revenue sums to the rollup total of the window for the customers of snapshot P',
   run: async (ctx) => {
     const window = w12(ctx);
-    const [row] = await ctx.sql<{ industries: string; rollup: string }[]>`
-      select (select coalesce(sum(revenue_eur), 0) from industry_exposure where period = ${window.period})::text
+    // Both sides as numeric(14,2): compared in SQL, and shown the same way ('0.00', not '0').
+    const [row] = await ctx.sql<{ industries: string; rollup: string; equal: boolean }[]>`
+      select industries::text, rollup::text, industries = rollup as equal from (select
+        (select coalesce(sum(revenue_eur), 0) from industry_exposure where period = ${window.period})::numeric(14, 2)
           as industries,
         (select coalesce(sum(r.revenue_eur), 0) from customer_month_revenue r
           join customer_snapshots s on s.customer_id = r.customer_id and s.snapshot_month = ${window.period}
-          where r.month between ${window.first} and ${window.period})::text as rollup`;
-    const passed = row?.industries === row?.rollup;
+          where r.month between ${window.first} and ${window.period})::numeric(14, 2) as rollup) sums`;
+    const passed = row?.equal === true;
     return {
       passed,
       message: passed ? undefined : `industries ${row?.industries} EUR, rollup ${row?.rollup} EUR`,

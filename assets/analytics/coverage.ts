@@ -1,8 +1,16 @@
+import type { TransactionSql } from 'postgres';
 import type { AssetCheck, AssetContext } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
 import type { MonthWindow } from './window.ts';
 
 type Months = (ctx: AssetContext<PipelineConfig>) => MonthWindow | Promise<MonthWindow | undefined>;
+
+/**
+ * The window's first days as dates: generate_series over dates yields timestamps, and comparing
+ * send_date with a timestamp would cast every row and miss the index.
+ */
+const monthsOf = (sql: TransactionSql, window: MonthWindow) =>
+  sql`select generate_series(${window.first}::date, ${window.period}::date, interval '1 month')::date as month`;
 
 const monthList = (rows: { month: string }[]) => rows.map((row) => row.month.slice(0, 7)).join(', ');
 
@@ -20,8 +28,7 @@ export function rollupIsCurrent(rollup: string, months: Months): AssetCheck<Pipe
       const window = await months(ctx);
       if (!window) return { passed: true };
       const behind = await ctx.sql<{ month: string }[]>`
-        select m.month::date::text as month from generate_series(${window.first}::date, ${window.period}::date,
-          interval '1 month') as m(month)
+        select m.month::text as month from (${monthsOf(ctx.sql, window)}) m
         cross join lateral (select
           exists (select 1 from traffic t where t.send_date >= m.month and t.send_date < m.month + interval '1 month')
             as has_traffic,
@@ -53,8 +60,7 @@ export function windowHasTraffic(months: Months): AssetCheck<PipelineConfig> {
       const window = await months(ctx);
       if (!window) return { passed: true };
       const missing = await ctx.sql<{ month: string }[]>`
-        select m.month::date::text as month from generate_series(${window.first}::date, ${window.period}::date,
-          interval '1 month') as m(month)
+        select m.month::text as month from (${monthsOf(ctx.sql, window)}) m
         where not exists (select 1 from traffic t
           where t.send_date >= m.month and t.send_date < m.month + interval '1 month')
         order by 1`;

@@ -1,7 +1,8 @@
 -- Hand-written (drizzle-kit cannot declare partitioning): traffic becomes a table partitioned by
--- send_date, one partition per month (traffic_YYYY_MM) plus traffic_default for rows of months
--- that have none. The ingest asset loads a month into a fresh table, indexes it in bulk and
--- attaches it; constraints, FKs and uk_traffic_unique stay enforced on every partition.
+-- send_date, one partition per month (traffic_YYYY_MM), created by the ingest asset, which loads a
+-- month into a fresh table, indexes it in bulk and attaches it; constraints, FKs and
+-- uk_traffic_unique stay enforced on every partition. No default partition on purpose: attaching
+-- a month would lock it exclusively and stall every reader of traffic that cannot prune it.
 -- idx_traffic_send_date goes: uk_traffic_unique starts with send_date and serves the same scans.
 ALTER TABLE "traffic" RENAME TO "traffic_unpartitioned";--> statement-breakpoint
 ALTER TABLE "traffic_unpartitioned" DROP CONSTRAINT "traffic_pkey";--> statement-breakpoint
@@ -27,7 +28,6 @@ CREATE TABLE "traffic" (
 ALTER TABLE "traffic" ADD CONSTRAINT "fk_traffic_customer" FOREIGN KEY ("customer_id") REFERENCES "public"."customers"("customer_id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "traffic" ADD CONSTRAINT "fk_traffic_channel" FOREIGN KEY ("channel_id") REFERENCES "public"."channels"("channel_id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "idx_traffic_account_id" ON "traffic" USING btree ("account_id");--> statement-breakpoint
-CREATE TABLE "traffic_default" PARTITION OF "traffic" DEFAULT;--> statement-breakpoint
 DO $$
 DECLARE
   month date;

@@ -5,6 +5,7 @@ import { AssetGraph } from '../../engine/graph.ts';
 import { monthKey, monthRange, parseMonth } from '../../engine/months.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runInProcess } from '../support/run-plan.ts';
+import { createTrafficMonths } from '../support/traffic-partitions.ts';
 
 /**
  * The rules of SPEC §5–§7 on tiny hand-computed data sets: rows are inserted straight into the
@@ -145,6 +146,10 @@ async function addTraffic(rows: TrafficRow[]): Promise<void> {
     interactions_count: row.interactions ?? 1,
     revenue_eur: row.revenue,
   }));
+  await createTrafficMonths(
+    database.sql,
+    rows.map((row) => row.date),
+  );
   await database.sql`insert into traffic ${database.sql(values)}`;
 }
 

@@ -286,7 +286,6 @@ describe('loading the fixture landing zone', () => {
       where i.inhparent = 'traffic'::regclass order by c.relname`;
     expect(partitions.map((p) => p.name)).toEqual([
       ...FIXTURE_MONTHS.map((month) => `traffic_${month.replace('-', '_')}`),
-      'traffic_default',
     ]);
     expect(partitions.find((p) => p.name === 'traffic_2026_10')?.bound).toBe(
       "FOR VALUES FROM ('2026-10-01') TO ('2026-11-01')",
@@ -936,24 +935,6 @@ describe('input that SPEC §1 allows loads', () => {
     expect(run.checks('traffic', MONTH).find((c) => c.checkName === 'reconciles_with_file')?.passed).toBe(
       true,
     );
-  });
-});
-
-describe('traffic rows outside the month partitions', () => {
-  afterEach(restoreFixture);
-
-  it('rows of the month in traffic_default (inserted by hand) are replaced by the file', async () => {
-    const before = await trafficMonth(MONTH);
-    await database.sql`alter table traffic detach partition traffic_2026_10`;
-    await database.sql`drop table traffic_2026_10`;
-    await database.sql`insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
-      values ('2026-10-15', 500007, 1, 1, 1, 1.00), ('2026-11-02', 500007, 1, 1, 2, 2.00)`;
-    const run = await load('traffic', FIXTURE_LANDING);
-    expect(run.node('traffic', MONTH)).toMatchObject({ status: 'succeeded', metadata: { outcome: 'added' } });
-    expect(await trafficMonth(MONTH)).toEqual(before);
-    const rest = await database.sql`select send_date, revenue_eur from traffic_default order by send_date`;
-    expect(rest).toEqual([{ send_date: '2026-11-02', revenue_eur: '2.00' }]); // other months stay
-    await database.sql`delete from traffic_default`;
   });
 });
 

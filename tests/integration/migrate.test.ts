@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../engine/database.ts';
 import { runCli } from '../support/cli.ts';
 import { dropDatabase, uniqueDatabaseName } from '../support/database.ts';
+import { createTrafficMonths } from '../support/traffic-partitions.ts';
 import { serverUrl, withDatabase } from '../support/urls.ts';
 
 const SPEC_TABLES = [
@@ -60,8 +61,10 @@ describe('pipeline migrate', () => {
     database = await openDatabase(url, { max: 1 });
     const tables = await database.sql<{ table_name: string }[]>`
       select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`;
-    // traffic_default: traffic's partition for months not loaded by the ingest asset.
-    expect(tables.map((t) => t.table_name).sort()).toEqual([...SPEC_TABLES, 'traffic_default'].sort());
+    // Plus the internal monthly rollups of traffic the analytics read (schema/rollups.ts).
+    expect(tables.map((t) => t.table_name).sort()).toEqual(
+      [...SPEC_TABLES, 'customer_month_revenue', 'traffic_value_counts'].sort(),
+    );
   });
 
   it("keeps the seed's constraints on traffic, with SPEC §3's fixes", async () => {
@@ -85,10 +88,11 @@ describe('pipeline migrate', () => {
     expect(byName.ck_traffic_revenue_nonnegative?.definition).toBe('CHECK ((revenue_eur >= (0)::numeric))');
     // Partitioned by month (PostgreSQL wants the partition key in the primary key).
     expect(byName.traffic_pkey?.definition).toBe('PRIMARY KEY (traffic_id, send_date)');
-    const [partitioning] = await database.sql<{ key: string; defaultPartition: string }[]>`
-      select pg_get_partkeydef(partrelid) as key, partdefid::regclass::text as "defaultPartition"
+    // No default partition: attaching a month would lock it and stall every reader of traffic.
+    const [partitioning] = await database.sql<{ key: string; hasDefault: boolean }[]>`
+      select pg_get_partkeydef(partrelid) as key, partdefid <> 0 as "hasDefault"
       from pg_partitioned_table where partrelid = 'traffic'::regclass`;
-    expect(partitioning).toEqual({ key: 'RANGE (send_date)', defaultPartition: 'traffic_default' });
+    expect(partitioning).toEqual({ key: 'RANGE (send_date)', hasDefault: false });
 
     const indexes = await database.sql<{ indexname: string; indexdef: string }[]>`
       select indexname, indexdef from pg_indexes where tablename = 'traffic'`;
@@ -138,6 +142,7 @@ describe('pipeline migrate', () => {
       (customer_id, revenue_last_month, revenue_last_quarter, revenue_mtd, revenue_ytd, revenue_increase_pct_qoq, as_of_date)
       values (1, 0, 0, 0, 0, 123456.78, '2026-10-31')`;
     await database.sql`insert into channels values (1, 'SMS', 'SMS', 0.05)`;
+    await createTrafficMonths(database.sql, ['2026-10-01']);
     await expect(
       database.sql`insert into traffic (send_date, account_id, customer_id, channel_id, interactions_count, revenue_eur)
         values ('2026-10-01', 100, 1, 1, 1, -1)`,

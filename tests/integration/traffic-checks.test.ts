@@ -5,6 +5,7 @@ import { reconciles } from '../../assets/ingest/traffic.ts';
 import type { AssetContext } from '../../engine/asset.ts';
 import { drizzleInTransaction } from '../../engine/database.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTrafficMonths } from '../support/traffic-partitions.ts';
 
 // The write–audit check on its own: it must fail when the month in the table is not the file.
 let database: TestDatabase;
@@ -12,6 +13,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   await database.sql`insert into channels values (1, 'SMS', 'SMS', 0.05)`;
   await database.sql`insert into customers values (7, 700, 'Seven', 'SMB', 'Retail', 'Spain', '2024-01-01')`;
+  await createTrafficMonths(database.sql, ['2026-10-01']);
 });
 afterAll(() => database.drop());
 

@@ -99,9 +99,12 @@ function trafficStatistics(sql: TransactionSql, column: string, window: MonthWin
       where totals.n > 0),
     quantiles as (
       select p, lo + (position - floor(position)) * (hi - lo) as value
-      from positions, lateral (select
-        (select value::float8 from running where upto > floor(position) order by upto limit 1) as lo,
-        (select value::float8 from running where upto > ceil(position) order by upto limit 1) as hi) v)
+      from (
+        -- The running count grows with the value: the first value past k is the smallest one past k.
+        select p, position, min(value) filter (where upto > floor(position))::float8 as lo,
+          min(value) filter (where upto > ceil(position))::float8 as hi
+        from positions cross join running group by p, position
+      ) bounds)
     select 'traffic'::text as table_name, ${column}::text as column_name, coalesce(n, 0)::bigint as n, min::float8, max::float8,
       (s / n)::float8 as mean, (select value from quantiles where p = 0.5) as median,
       case when n > 1 then sqrt((s2 - s * s / n) / (n - 1))::float8 end as stddev,

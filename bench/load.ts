@@ -4,36 +4,28 @@
  * a bare UNLOGGED table without indexes. Target (issue 5): ≥ 0.30 of the floor's speed, loader
  * peak RSS < 200 MB.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDatabase, quoteIdentifier } from '../engine/database.ts';
-import { migrateDatabase } from '../engine/migrations.ts';
-import { formatRate, PIPELINE_BIN, REPO_ROOT, runCommand, runPipeline, saveResult } from './support.ts';
+import { openDatabase } from '../engine/database.ts';
+import {
+  BENCH_FIRST,
+  BENCH_LANDING,
+  BENCH_LAST,
+  ensureBenchLanding,
+  formatRate,
+  freshDatabase,
+  PIPELINE_BIN,
+  runCommand,
+  runPipeline,
+  saveResult,
+} from './support.ts';
 
-const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
-const LANDING = join(REPO_ROOT, 'data', 'bench', 'landing-11000'); // bench:generate's default output
-const FIRST = '2024-11';
-const LAST = '2026-10';
+const LANDING = BENCH_LANDING;
+const FIRST = BENCH_FIRST;
+const LAST = BENCH_LAST;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2); // partitions loaded at a time
 
-function databaseUrl(name: string): string {
-  const url = new URL(SERVER);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function freshDatabase(name: string): Promise<string> {
-  const admin = await openDatabase(databaseUrl('postgres'), { max: 1 });
-  await admin.sql.unsafe(`drop database if exists ${quoteIdentifier(name)} with (force)`);
-  await admin.close();
-  await migrateDatabase(databaseUrl(name));
-  return databaseUrl(name);
-}
-
-if (!existsSync(join(LANDING, 'traffic', `${LAST}.csv`))) {
-  console.log('generating the benchmark landing zone (11 000 customers, 24 months) …');
-  await runPipeline(['generate', '--out', LANDING, '--customers', '11000', '--months', '24', '--end', LAST]);
-}
+await ensureBenchLanding();
 const files = readdirSync(join(LANDING, 'traffic')).sort();
 
 // (a) the floor: psql \copy into a bare unlogged table.

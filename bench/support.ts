@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openDatabase, quoteIdentifier } from '../engine/database.ts';
+import { migrateDatabase } from '../engine/migrations.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PIPELINE_BIN = fileURLToPath(new URL('../bin/pipeline.js', import.meta.url));
@@ -53,4 +56,44 @@ export function saveResult(name: string, result: Record<string, unknown>): void 
 
 export function formatRate(perSecond: number): string {
   return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
+}
+
+/** The server the benchmarks use (DATABASE_URL's, by default the local one). */
+const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
+
+/** The benchmark landing zone: 11 000 customers, 24 months to 2026-10 (≈ 10.8 M traffic rows). */
+export const BENCH_LANDING = join(REPO_ROOT, 'data', 'bench', 'landing-11000');
+export const BENCH_FIRST = '2024-11';
+export const BENCH_LAST = '2026-10';
+
+export function benchDatabaseUrl(name: string): string {
+  const url = new URL(SERVER);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops and re-creates a benchmark database, migrated; returns its URL. */
+export async function freshDatabase(name: string): Promise<string> {
+  const admin = await openDatabase(benchDatabaseUrl('postgres'), { max: 1 });
+  await admin.sql.unsafe(`drop database if exists ${quoteIdentifier(name)} with (force)`);
+  await admin.close();
+  await migrateDatabase(benchDatabaseUrl(name));
+  return benchDatabaseUrl(name);
+}
+
+/** Generates the benchmark landing zone unless it is there already. */
+export async function ensureBenchLanding(): Promise<void> {
+  if (existsSync(join(BENCH_LANDING, 'traffic', `${BENCH_LAST}.csv`))) return;
+  console.log('generating the benchmark landing zone (11 000 customers, 24 months) …');
+  await runPipeline([
+    'generate',
+    '--out',
+    BENCH_LANDING,
+    '--customers',
+    '11000',
+    '--months',
+    '24',
+    '--end',
+    BENCH_LAST,
+  ]);
 }

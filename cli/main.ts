@@ -6,6 +6,8 @@ import { registerGenerate } from './commands/generate.ts';
 import { registerMaterialize } from './commands/materialize.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerRuns } from './commands/runs.ts';
+import { registerSchedule } from './commands/schedule.ts';
+import { registerWorker } from './commands/worker.ts';
 
 const program = new Command('pipeline')
   .description('A Dagster-style data asset pipeline on BullMQ and PostgreSQL')
@@ -17,6 +19,8 @@ registerMigrate(program);
 registerAssets(program);
 registerMaterialize(program);
 registerRuns(program);
+registerWorker(program);
+registerSchedule(program);
 registerDoctor(program);
 
 // `pipeline runs | head` closes the pipe early: that is the reader's choice, not an error.

@@ -123,6 +123,94 @@ export class RunStore {
       .where(nodeWhere(runId, node));
   }
 
+  /** A node's row, or undefined when the run has no such node. */
+  async getNode(runId: string, node: NodeRef): Promise<RunNodeRow | undefined> {
+    const [row] = await this.db.select().from(runNodes).where(nodeWhere(runId, node));
+    return row;
+  }
+
+  /** The run's nodes in one status, in plan order. */
+  async nodesWithStatus(runId: string, status: NodeStatus): Promise<NodeRef[]> {
+    return this.db
+      .select({ assetKey: runNodes.assetKey, partitionKey: runNodes.partitionKey })
+      .from(runNodes)
+      .where(and(eq(runNodes.runId, runId), eq(runNodes.status, status)))
+      .orderBy(runNodes.position);
+  }
+
+  /** The run a scheduler tick started, if it started one (ticks may be delivered twice). */
+  async findRunByTick(tickId: string): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ id: runs.id })
+      .from(runs)
+      .where(and(eq(runs.trigger, 'schedule'), sql`${runs.config}->>'tickId' = ${tickId}`))
+      .limit(1);
+    return row?.id;
+  }
+
+  /** The options the run was started with (e.g. allowBadRows), for workers to apply. */
+  async runConfig(runId: string): Promise<Record<string, unknown>> {
+    const [row] = await this.db.select({ config: runs.config }).from(runs).where(eq(runs.id, runId));
+    return (row?.config ?? {}) as Record<string, unknown>;
+  }
+
+  /** A failed attempt that will be tried again: the node waits in the queue, its error shown. */
+  async markNodeRetrying(runId: string, node: NodeRef, error: string): Promise<void> {
+    await this.db.update(runNodes).set({ status: 'queued', error }).where(nodeWhere(runId, node));
+  }
+
+  /**
+   * Moves to `queued` every pending node whose upstream nodes all succeeded, and returns them:
+   * the nodes to hand to workers now. Completions of one run are serialized on the run's row, and
+   * each claim runs after its own node's success committed, so the last of two upstream nodes
+   * finishing at once always sees both done (a diamond is never stuck), and a node is claimed once.
+   */
+  async claimReadyNodes(runId: string): Promise<NodeRef[]> {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
+      const claimed = await tx.execute<{ asset_key: string; partition_key: string; position: number }>(sql`
+        update run_nodes n set status = 'queued'
+        where n.run_id = ${runId} and n.status = 'pending'
+          and not exists (
+            select 1 from unnest(n.upstream) as u(id)
+            left join run_nodes m on m.run_id = n.run_id
+              and u.id = case when m.partition_key = '' then m.asset_key
+                              else m.asset_key || '[' || m.partition_key || ']' end
+            where m.status is distinct from 'succeeded')
+        returning n.asset_key, n.partition_key, n.position
+      `);
+      // In plan order, so queues receive them in a stable order.
+      return [...claimed]
+        .sort((a, b) => a.position - b.position)
+        .map((row) => ({ assetKey: row.asset_key, partitionKey: row.partition_key }));
+    });
+  }
+
+  /**
+   * The run's status from its nodes, for runs whose nodes progress on their own (workers):
+   * succeeded when every node did; failed once nothing is queued or running and a node failed
+   * (its downstream stays pending, so retrying the failed node resumes the run); else running.
+   */
+  async settleRun(runId: string): Promise<RunStatus> {
+    const [counts] = await this.db
+      .select({
+        unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
+        active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
+          Number,
+        ),
+        failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
+      })
+      .from(runNodes)
+      .where(eq(runNodes.runId, runId));
+    if (!counts || counts.unfinished === 0) return this.finishRun(runId);
+    if (counts.active === 0 && counts.failed > 0) return this.finishRun(runId);
+    await this.db
+      .update(runs)
+      .set({ status: 'running', finishedAt: null })
+      .where(and(eq(runs.id, runId), sql`${runs.status} <> 'canceled'`));
+    return 'running';
+  }
+
   async markNodesSkipped(runId: string, nodes: NodeRef[], reason: string): Promise<void> {
     for (const node of nodes) {
       await this.db

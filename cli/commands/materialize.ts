@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
 import type { PipelineConfig } from '../../assets/config.ts';
-import type { Database } from '../../engine/database.ts';
 import { Interrupted, UsageError } from '../../engine/errors.ts';
-import type { RunEvent } from '../../engine/executor.ts';
-import type { RunPlan } from '../../engine/plan.ts';
 import { loadConfig } from '../config.ts';
-import { formatDuration, formatMetadata } from '../format.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
+import { printEvent, printRunEnd, summaryOf } from '../run-output.ts';
 import { withRunStore } from '../services.ts';
+import { materializeOnWorkers } from './materialize-queued.ts';
 
 type MaterializeFlags = {
   partition?: string;
@@ -32,7 +30,7 @@ export function registerMaterialize(program: Command): void {
     .option('--no-wait', 'print the run id and return (with workers)')
     .option(
       '--concurrency <n>',
-      'nodes materializing at once (in-process)',
+      'nodes materializing at once (in-process; workers have their own)',
       wholeNumber('concurrency', 1, 32),
       2,
     )
@@ -58,10 +56,6 @@ function partitionRange(flags: MaterializeFlags): { from: string; to: string } |
 }
 
 async function materialize(selection: string, flags: MaterializeFlags): Promise<void> {
-  if (!flags.inProcess) {
-    // The BullMQ path (workers, --no-wait) is its own capability; until it lands, say so plainly.
-    throw new UsageError('materializing through BullMQ workers is not available yet: pass --in-process');
-  }
   const config = loadConfig();
   const [{ selectAssets }, { planRun }, { executeInProcess }, { createLogger }] = await Promise.all([
     import('../../engine/selection.ts'),
@@ -72,6 +66,17 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
   const graph = await loadAssetGraph();
   const range = partitionRange(flags);
   const plan = planRun(graph, selectAssets(graph, selection), range);
+  if (!flags.inProcess) {
+    await materializeOnWorkers({
+      config,
+      graph,
+      plan,
+      selection,
+      wait: flags.wait,
+      allowBadRows: flags.allowBadRows,
+    });
+    return;
+  }
   const assetConfig: PipelineConfig = {
     landingDir: config.landingDir,
     exportDir: config.exportDir,
@@ -125,46 +130,6 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
     },
     { poolSize: flags.concurrency + 2 },
   );
-  const parts = [`${result.succeeded} succeeded`, `${result.failed} failed`, `${result.skipped} skipped`];
-  if (result.pending > 0) parts.push(`${result.pending} not started`);
-  console.log(`run ${result.runId} ${result.status}: ${parts.join(', ')} in ${formatDuration(result.ms)}`);
-  for (const line of result.summary) console.log(line);
+  printRunEnd(result.runId, result, result.ms, result.summary);
   if (result.status !== 'succeeded') process.exitCode = result.status === 'canceled' ? 130 : 1;
-}
-
-/** The answers of the run's last partition, when the run computed them. */
-async function summaryOf(plan: RunPlan, database: Database): Promise<string[]> {
-  const last = plan.partitions.at(-1);
-  const { SUMMARIZED_ASSETS, partitionSummary } = await import('../../assets/analytics/summary.ts');
-  const answered = plan.nodes.some(
-    (node) => node.partitionKey === last && (SUMMARIZED_ASSETS as readonly string[]).includes(node.assetKey),
-  );
-  return last && answered ? partitionSummary(database.sql, `${last}-01`) : [];
-}
-
-function printEvent(event: RunEvent): void {
-  const id = event.node.id;
-  switch (event.type) {
-    case 'started':
-      return;
-    case 'succeeded':
-      console.log(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
-      break;
-    case 'retrying':
-      console.log(
-        `  ↻ ${id}  attempt ${event.attempt} failed, retrying in ${formatDuration(event.delayMs)}: ${event.reason}`,
-      );
-      return;
-    case 'failed':
-      console.log(`  ✗ ${id}  ${formatDuration(event.durationMs)}  ${event.reason}`);
-      break;
-    case 'skipped':
-      console.log(`  – ${id}  ${event.reason}`);
-      return;
-  }
-  for (const check of event.checks.filter((c) => !c.passed)) {
-    console.log(
-      `      ! check ${check.name} (${check.severity}) failed${check.message ? `: ${check.message}` : ''}`,
-    );
-  }
 }

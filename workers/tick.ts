@@ -1,0 +1,54 @@
+import type { Job, Queue } from 'bullmq';
+import type { AssetGraph } from '../engine/graph.ts';
+import type { Logger } from '../engine/logger.ts';
+import { lastCompleteMonth, monthKey } from '../engine/months.ts';
+import { planRun } from '../engine/plan.ts';
+import type { RunStore } from '../engine/run-store.ts';
+import { type AssetJobData, receive, type TickJobData, tickJobData } from '../queues/catalog.ts';
+import { startQueuedRun } from '../queues/runs.ts';
+
+/** Groups the monthly run leaves out (SPEC §4: market is materialized on demand). */
+const UNSCHEDULED_GROUPS = new Set(['market']);
+
+export type TickDeps<Config> = {
+  graph: AssetGraph<Config>;
+  store: RunStore;
+  queue: Queue<AssetJobData>;
+  logger: Logger;
+};
+
+/**
+ * What a tick of the monthly scheduler does: a run of every asset outside group market for the
+ * month that just ended at `firedAt` (a tick on 2026-12-01 runs 2026-11). A tick delivered twice
+ * (retried after a crash) starts one run: the tick's id is recorded with the run.
+ */
+export async function startMonthlyRun<Config>(
+  deps: TickDeps<Config>,
+  tick: { id: string; firedAt: Date },
+): Promise<{ runId: string; partition: string; alreadyStarted: boolean }> {
+  const partition = monthKey(lastCompleteMonth(tick.firedAt));
+  const existing = await deps.store.findRunByTick(tick.id);
+  if (existing) return { runId: existing, partition, alreadyStarted: true };
+  const keys = deps.graph.keys.filter((key) => !UNSCHEDULED_GROUPS.has(deps.graph.get(key).group));
+  const plan = planRun(deps.graph, keys, { from: partition, to: partition });
+  const runId = await startQueuedRun({
+    store: deps.store,
+    queue: deps.queue,
+    graph: deps.graph,
+    plan,
+    trigger: 'schedule',
+    selection: `* except group:market`,
+    config: { tickId: tick.id, firedAt: tick.firedAt.toISOString() },
+  });
+  deps.logger.info({ runId, partition, tickId: tick.id }, `monthly run for ${partition} started`);
+  return { runId, partition, alreadyStarted: false };
+}
+
+/** The worker's processor for scheduler ticks: the fire time is the job's scheduled time. */
+export function tickProcessor<Config>(deps: TickDeps<Config>) {
+  return async (job: Job<TickJobData>) => {
+    const data = receive(tickJobData, job.data, job.name);
+    const firedAt = data.firedAt ? new Date(data.firedAt) : new Date(job.timestamp + (job.delay ?? 0));
+    return startMonthlyRun(deps, { id: String(job.id), firedAt });
+  };
+}

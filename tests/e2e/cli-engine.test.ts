@@ -343,10 +343,14 @@ describe('pipeline materialize --in-process', () => {
       expect(expectOneCleanLine(result.stderr)).toContain('either --partition or --from/--to');
     });
 
-    it('without --in-process (no workers yet) it says to pass --in-process', async () => {
-      const result = await pipeline(['materialize', 'daily', '--partition', '2026-10']);
-      expect(result.code).toBe(2);
-      expect(expectOneCleanLine(result.stderr)).toContain('pass --in-process');
+    it('without --in-process and without Redis it names Redis and how to start it, and records no run', async () => {
+      const before = await database.sql<{ n: number }[]>`select count(*)::int as n from runs`;
+      const result = await pipeline(['materialize', 'daily', '--partition', '2026-10'], {
+        REDIS_URL: 'redis://127.0.0.1:1',
+      });
+      expect(result.code).toBe(3);
+      expect(expectOneCleanLine(result.stderr)).toContain('Redis is not reachable at redis://127.0.0.1:1');
+      expect(await database.sql`select count(*)::int as n from runs`).toEqual(before);
     });
   });
 });

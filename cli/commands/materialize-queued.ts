@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelineConfig } from '../../assets/config.ts';
+import type { AssetMetadata } from '../../engine/asset.ts';
 import type { AssetGraph } from '../../engine/graph.ts';
-import type { RunPlan } from '../../engine/plan.ts';
-import type { RunNodeRow, RunStore } from '../../engine/run-store.ts';
+import { nodeId, type RunPlan } from '../../engine/plan.ts';
+import type { CheckResultRow, RunNodeRow, RunStore } from '../../engine/run-store.ts';
 import { connectRedis } from '../../queues/connection.ts';
 import { openQueues } from '../../queues/queues.ts';
 import { startQueuedRun } from '../../queues/runs.ts';
@@ -98,10 +99,8 @@ async function follow(store: RunStore, runId: string): Promise<string> {
   }
 }
 
-type Checks = NonNullable<Awaited<ReturnType<RunStore['getRun']>>>['checks'];
-
-function showNode(node: RunNodeRow, shown: Map<string, string>, checks: Checks): void {
-  const id = node.partitionKey ? `${node.assetKey}[${node.partitionKey}]` : node.assetKey;
+function showNode(node: RunNodeRow, shown: Map<string, string>, checks: CheckResultRow[]): void {
+  const id = nodeId(node.assetKey, node.partitionKey);
   // A retrying node is back in `queued` with its error: show each attempt's failure once.
   const state = node.status === 'queued' && node.error ? `retry:${node.error}` : node.status;
   if (shown.get(id) === state) return;
@@ -120,7 +119,7 @@ function showNode(node: RunNodeRow, shown: Map<string, string>, checks: Checks):
       type: 'succeeded',
       node: planNode,
       durationMs: node.durationMs ?? 0,
-      metadata: node.metadata as never,
+      metadata: node.metadata as AssetMetadata,
       checks: nodeChecks,
     });
   } else if (node.status === 'failed') {

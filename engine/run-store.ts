@@ -280,8 +280,13 @@ export class RunStore {
     return rows.map((row) => row.id);
   }
 
-  async listRuns(limit = 50): Promise<RunSummaryRow[]> {
-    const recent = await this.db.select().from(runs).orderBy(desc(runs.createdAt)).limit(limit);
+  async listRuns(limit = 50, offset = 0): Promise<RunSummaryRow[]> {
+    const recent = await this.db
+      .select()
+      .from(runs)
+      .orderBy(desc(runs.createdAt), desc(runs.id))
+      .limit(limit)
+      .offset(offset);
     if (recent.length === 0) return [];
     const counts = await this.db
       .select({ runId: runNodes.runId, status: runNodes.status, n: count() })

@@ -4,4 +4,17 @@ export type PipelineConfig = Readonly<{
   exportDir: string;
   /** Bad input rows to quarantine in rejected_rows instead of failing the load (SPEC §9). */
   allowBadRows: number;
+  /** The market group's sources and export target (SPEC §8); absent where nothing configured them. */
+  market?: MarketConfig;
+}>;
+
+export type MarketConfig = Readonly<{
+  /** Never logged or shown: see assets/market/alpha-vantage.ts. */
+  apiKey: string | undefined;
+  url: string;
+  symbols: readonly string[];
+  /** YYYY-MM-DD: prices before it are not kept. */
+  start: string;
+  /** Exports go to this Blob Storage container instead of exportDir. */
+  azure?: { connectionString: string; container: string };
 }>;

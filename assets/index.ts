@@ -14,10 +14,11 @@ import {
 } from './analytics/index.ts';
 import type { PipelineConfig } from './config.ts';
 import { channels, customerSnapshots, customers, traffic } from './ingest/index.ts';
+import { stockComparison, stockPrices } from './market/index.ts';
 
 /**
  * The one registry of the pipeline's assets, validated as a graph when the CLI, a worker or the
- * dashboard loads it. Group still to come: market.
+ * dashboard loads it.
  */
 export const assets: AssetDefinition<PipelineConfig>[] = [
   channels,
@@ -35,4 +36,6 @@ export const assets: AssetDefinition<PipelineConfig>[] = [
   customerRevenueCategories,
   industryExposureExtended,
   descriptiveStatistics,
+  stockPrices,
+  stockComparison,
 ];

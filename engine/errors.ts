@@ -13,13 +13,16 @@ export class PipelineError extends Error {
 /** The asset definitions are inconsistent (duplicate key, unknown dependency, cycle). */
 export class DefinitionError extends PipelineError {}
 
+/** A failure that trying again cannot fix (bad input, a failed check, a source refusing the request). */
+export class PermanentError extends PipelineError {}
+
 /** Bad input data (file:line: column: reason); never retried. */
-export class InputError extends PipelineError {
+export class InputError extends PermanentError {
   override readonly exitCode = 1;
 }
 
 /** An `error` severity check failed; the asset's write was rolled back. Never retried. */
-export class CheckFailedError extends PipelineError {}
+export class CheckFailedError extends PermanentError {}
 
 /** An asset's materialization failed; names the node and run, keeps the original as `cause`. */
 export class AssetFailedError extends PipelineError {}

@@ -1,6 +1,6 @@
 import type { AssetContext, AssetDefinition, AssetMetadata } from './asset.ts';
 import { type Database, drizzleInTransaction } from './database.ts';
-import { AssetFailedError, CheckFailedError, InputError } from './errors.ts';
+import { AssetFailedError, CheckFailedError, PermanentError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { firstDay, lastDay, parseMonth } from './months.ts';
 import { nodeId } from './plan.ts';
@@ -101,7 +101,7 @@ const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23', '42']);
 
 /** Bad input, failed checks and broken SQL do not get better by trying again; the rest may. */
 function isRetryable(error: unknown): boolean {
-  if (error instanceof InputError || error instanceof CheckFailedError) return false;
+  if (error instanceof PermanentError) return false;
   const code = (error as { code?: unknown } | undefined)?.code;
   return !(
     typeof code === 'string' &&

@@ -190,25 +190,42 @@ export class RunStore {
    * The run's status from its nodes, for runs whose nodes progress on their own (workers):
    * succeeded when every node did; failed once nothing is queued or running and a node failed
    * (its downstream stays pending, so retrying the failed node resumes the run); else running.
+   * Settlements of one run are serialized on the run's row: otherwise two nodes finishing at once
+   * could each count the other as still running, and the earlier count's 'running' could land
+   * after the later one's verdict, leaving a finished run 'running' for ever.
    */
   async settleRun(runId: string): Promise<RunStatus> {
-    const [counts] = await this.db
-      .select({
-        unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
-        active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
-          Number,
-        ),
-        failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
-      })
-      .from(runNodes)
-      .where(eq(runNodes.runId, runId));
-    if (!counts || counts.unfinished === 0) return this.finishRun(runId);
-    if (counts.active === 0 && counts.failed > 0) return this.finishRun(runId);
-    await this.db
-      .update(runs)
-      .set({ status: 'running', finishedAt: null })
-      .where(and(eq(runs.id, runId), sql`${runs.status} <> 'canceled'`));
-    return 'running';
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
+      const [counts] = await tx
+        .select({
+          unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
+          active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
+            Number,
+          ),
+          failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
+        })
+        .from(runNodes)
+        .where(eq(runNodes.runId, runId));
+      const finished: RunStatus | undefined =
+        !counts || counts.unfinished === 0
+          ? 'succeeded'
+          : counts.active === 0 && counts.failed > 0
+            ? 'failed'
+            : undefined;
+      if (finished) {
+        await tx
+          .update(runs)
+          .set({ status: finished, finishedAt: sql`now()`, error: null })
+          .where(eq(runs.id, runId));
+        return finished;
+      }
+      await tx
+        .update(runs)
+        .set({ status: 'running', finishedAt: null })
+        .where(and(eq(runs.id, runId), sql`${runs.status} <> 'canceled'`));
+      return 'running';
+    });
   }
 
   async markNodesSkipped(runId: string, nodes: NodeRef[], reason: string): Promise<void> {

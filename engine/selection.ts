@@ -4,7 +4,9 @@ import type { AssetGraph } from './graph.ts';
 /**
  * Asset selections (SPEC §10): `*`, `key`, `+key` (with everything upstream), `key+` (with
  * everything downstream), `+key+` (both), `group:NAME`. Terms separated by commas and/or
- * whitespace are a union. The result is in dependency order (graph.order), without duplicates.
+ * whitespace are a union; a term prefixed with `-` is taken out of it, wherever it stands
+ * (`'* -group:market'`: everything but the market group). The result is in dependency order
+ * (graph.order), without duplicates.
  */
 export function selectAssets<C>(graph: AssetGraph<C>, expression: string): string[] {
   const terms = expression.split(/[\s,]+/).filter((term) => term !== '');
@@ -14,10 +16,13 @@ export function selectAssets<C>(graph: AssetGraph<C>, expression: string): strin
     );
   }
   const selected = new Set<string>();
+  const excluded = new Set<string>();
   for (const term of terms) {
-    for (const key of resolveTerm(graph, term)) selected.add(key);
+    const exclude = term.startsWith('-') && term.length > 1;
+    for (const key of resolveTerm(graph, exclude ? term.slice(1) : term))
+      (exclude ? excluded : selected).add(key);
   }
-  return graph.order.filter((key) => selected.has(key));
+  return graph.order.filter((key) => selected.has(key) && !excluded.has(key));
 }
 
 function resolveTerm<C>(graph: AssetGraph<C>, term: string): Iterable<string> {

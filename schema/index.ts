@@ -1,4 +1,5 @@
 export * from './analytics.ts';
 export * from './core.ts';
 export * from './engine.ts';
+export * from './market.ts';
 export * from './rollups.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { PipelineConfig } from '../../assets/config.ts';
 import { Interrupted, UsageError } from '../../engine/errors.ts';
+import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
@@ -77,11 +77,7 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
     });
     return;
   }
-  const assetConfig: PipelineConfig = {
-    landingDir: config.landingDir,
-    exportDir: config.exportDir,
-    allowBadRows: flags.allowBadRows,
-  };
+  const configForAssets = assetConfig(config, { allowBadRows: flags.allowBadRows });
   // The CLI's lines are the human view; asset logs (JSON on stderr) only when LOG_LEVEL asks.
   const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'silent');
 
@@ -114,7 +110,7 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
           graph,
           plan,
           runId,
-          config: assetConfig,
+          config: configForAssets,
           logger,
           concurrency: flags.concurrency,
           signal: interrupt.signal,

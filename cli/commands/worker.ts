@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { PipelineConfig } from '../../assets/config.ts';
 import { redactUrl } from '../../engine/errors.ts';
+import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
@@ -49,11 +50,7 @@ async function work(flags: WorkerFlags): Promise<void> {
   const worker = startWorker<PipelineConfig>({
     graph,
     database,
-    configFor: (run) => ({
-      landingDir: config.landingDir,
-      exportDir: config.exportDir,
-      allowBadRows: Number(run.allowBadRows ?? 0),
-    }),
+    configFor: (run) => assetConfig(config, run),
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     concurrency: flags.concurrency,

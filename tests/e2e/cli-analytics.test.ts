@@ -10,18 +10,21 @@ let result: CliResult;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  result = await runCli(['materialize', '*', '--from', '2025-09', '--to', '2026-10', '--in-process'], {
-    env: {
-      DATABASE_URL: withDatabase(serverUrl(), database.name),
-      LANDING_DIR: FIXTURE_LANDING,
-      LOG_LEVEL: undefined,
+  result = await runCli(
+    ['materialize', '* -group:market', '--from', '2025-09', '--to', '2026-10', '--in-process'],
+    {
+      env: {
+        DATABASE_URL: withDatabase(serverUrl(), database.name),
+        LANDING_DIR: FIXTURE_LANDING,
+        LOG_LEVEL: undefined,
+      },
+      timeoutMs: 120_000,
     },
-    timeoutMs: 120_000,
-  });
+  );
 }, 130_000);
 afterAll(() => database?.drop());
 
-describe("pipeline materialize '*' --from 2025-09 --to 2026-10 --in-process", () => {
+describe("pipeline materialize '* -group:market' --from 2025-09 --to 2026-10 --in-process", () => {
   it('succeeds with every node of every group', () => {
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);

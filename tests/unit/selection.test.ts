@@ -87,6 +87,14 @@ describe('selectAssets', () => {
     expect(selectAssets(graph, '*,*,joined')).toHaveLength(6);
   });
 
+  it('a -TERM takes its assets out of the union, wherever it stands', () => {
+    expect(selectAssets(graph, '* -group:business')).toEqual(['raw_b', 'raw_a', 'joined', 'side']);
+    expect(selectAssets(graph, '-raw_b,+report')).toEqual(['raw_a', 'joined', 'report']);
+    expect(selectAssets(graph, '+report -raw_a+')).toEqual(['raw_b']);
+    expect(selectAssets(graph, 'side -side')).toEqual([]);
+    expect(usageError('* -nope').message).toContain("unknown asset 'nope'");
+  });
+
   it('an empty expression is a usage error listing the valid assets', () => {
     for (const expression of ['', '   ', ' , ,']) {
       const error = usageError(expression);

@@ -1,0 +1,2 @@
+export { stockComparison } from './stock-comparison.ts';
+export { stockPrices } from './stock-prices.ts';

@@ -48,7 +48,9 @@ export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
     const attempt = job.attemptsMade + 1;
     const attempts = job.opts.attempts ?? 1;
     const log = jobLogger(job, deps.logger.level, deps.output);
-    log.info({ runId: data.runId, attempt, attempts }, `${job.name}: attempt ${attempt} of ${attempts}`);
+    // A job retried by hand (Bull Board, job.retry()) after its attempts ran out gets one more try.
+    const which = attempt > attempts ? `attempt ${attempt} (a manual retry)` : `attempt ${attempt} of ${attempts}`;
+    log.info({ runId: data.runId, attempt, attempts }, `${job.name}: ${which}`);
     await deps.store.markRunStarted(data.runId);
     await deps.store.markNodeRunning(data.runId, node, attempt);
     await job.updateProgress({ phase: 'materializing' satisfies JobPhase });

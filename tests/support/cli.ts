@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,4 +56,75 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A `pipeline` subprocess that keeps running (a worker, a waiting materialize) for a test to watch and signal. */
+export type CliChild = {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Settles when the process has exited and its output is complete. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves with the first match of `pattern` in stdout; rejects if the process exits or time runs out. */
+  waitForStdout: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+  /** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves once it is gone. */
+  stop: (graceMs?: number) => Promise<void>;
+};
+
+export function startCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined> } = {},
+): CliChild {
+  const child = spawn(PIPELINE_BIN, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, FORCE_COLOR: '0', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  let running = true;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      running = false;
+      resolve({ code, signal });
+    });
+  });
+  const describe = () => `pipeline ${args.join(' ')}\nstdout:\n${stdout}\nstderr:\n${stderr}`;
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    waitForStdout: (pattern, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const deadline = Date.now() + timeoutMs;
+        const poll = setInterval(() => {
+          const match = stdout.match(pattern);
+          if (match) {
+            clearInterval(poll);
+            resolve(match);
+          } else if (!running || Date.now() > deadline) {
+            clearInterval(poll);
+            const why = running
+              ? `no ${pattern} within ${timeoutMs} ms`
+              : `exited before printing ${pattern}`;
+            reject(new Error(`${why}: ${describe()}`));
+          }
+        }, 25);
+      }),
+    stop: async (graceMs = 30_000) => {
+      if (!running) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -23,6 +23,7 @@ const STYLE = `
     border: 1px solid #d0d7de; }
   form.inline label { display: flex; flex-direction: column; font-size: 12px; }
   .muted { color: #57606a; } .error { color: #cf222e; }
+  .graph { overflow-x: auto; background: #fff; border: 1px solid #d0d7de; }
 `;
 
 /** The page around every view: navigation, title, optional auto-refresh. */

@@ -77,7 +77,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
     res.send(
       page(
         view('Assets', busy ? 3 : undefined),
-        html`${graphSvg(graph, layout, states)}
+        html`<div class="graph">${graphSvg(graph, layout, states)}</div>
         <h2>Materialize</h2>${form(req, res) ?? html`<p class="muted">${queues ? 'read-only dashboard' : 'materializing from here needs Redis and a worker: set REDIS_URL'}</p>`}
         <h2>Recent runs</h2>${runsPage(recent, 1, false)}`,
       ),

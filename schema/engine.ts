@@ -74,6 +74,10 @@ export const runNodes = pgTable(
       'ck_run_nodes_status',
       sql`${t.status} in ('pending', 'queued', 'running', 'succeeded', 'failed', 'skipped')`,
     ),
+    // The dashboard's graph: each asset's latest started node (`order by started_at desc limit
+    // 1`, read backwards) is one index probe per asset instead of a scan of the whole history per
+    // asset (46 ms → 1.5 ms with 1 000 runs, bench:dashboard).
+    index('idx_run_nodes_asset_started').on(t.assetKey, t.startedAt).where(sql`${t.startedAt} is not null`),
   ],
 );
 

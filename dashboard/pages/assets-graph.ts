@@ -45,7 +45,7 @@ export function graphSvg<Config>(
       ? `${state.partitionKey || 'unpartitioned'} · ${formatWhen(state.at).slice(5, 16)}`
       : 'never materialized';
     const figures = state?.status
-      ? `${formatMs(state.durationMs)}${state.rowCount !== null ? ` · ${state.rowCount.toLocaleString('en-US')} rows` : ''}`
+      ? `${formatMs(state.durationMs)}${state.rowCount !== null ? ` · ${state.rowCount.toLocaleString('en-US')} row${state.rowCount === 1 ? '' : 's'}` : ''}`
       : graph.get(node.key).group;
     return html`<a href="/assets/${encodeURIComponent(node.key)}" class="asset" data-asset="${node.key}" data-status="${status}">
       <rect x="${left}" y="${top}" width="${NODE_WIDTH}" height="${NODE_HEIGHT}" rx="6"

@@ -1,0 +1,1 @@
+CREATE INDEX "idx_run_nodes_asset_started" ON "run_nodes" USING btree ("asset_key","started_at") WHERE "run_nodes"."started_at" is not null;

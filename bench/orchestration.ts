@@ -283,12 +283,11 @@ function timed<T extends object>(
 
 const ofWorker = (self: unknown) => self !== producerStore;
 for (const method of [
-  'getNode',
-  'markRunStarted',
-  'markNodeRunning',
-  'runConfig',
+  'startNode',
+  'completeNode',
+  'failNode',
   'recordChecks',
-  'markNodeSucceeded',
+  'markNodeRetrying',
   'claimReadyNodes',
   'nodesWithStatus',
   'settleRun',

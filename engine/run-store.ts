@@ -123,12 +123,6 @@ export class RunStore {
       .where(nodeWhere(runId, node));
   }
 
-  /** A node's row, or undefined when the run has no such node. */
-  async getNode(runId: string, node: NodeRef): Promise<RunNodeRow | undefined> {
-    const [row] = await this.db.select().from(runNodes).where(nodeWhere(runId, node));
-    return row;
-  }
-
   /** The run's nodes in one status, in plan order. */
   async nodesWithStatus(runId: string, status: NodeStatus): Promise<NodeRef[]> {
     return this.db
@@ -148,12 +142,6 @@ export class RunStore {
     return row?.id;
   }
 
-  /** The options the run was started with (e.g. allowBadRows), for workers to apply. */
-  async runConfig(runId: string): Promise<Record<string, unknown>> {
-    const [row] = await this.db.select({ config: runs.config }).from(runs).where(eq(runs.id, runId));
-    return (row?.config ?? {}) as Record<string, unknown>;
-  }
-
   /** A failed attempt that will be tried again: the node waits in the queue, its error shown. */
   async markNodeRetrying(runId: string, node: NodeRef, error: string): Promise<void> {
     await this.db.update(runNodes).set({ status: 'queued', error }).where(nodeWhere(runId, node));
@@ -167,22 +155,8 @@ export class RunStore {
    */
   async claimReadyNodes(runId: string): Promise<NodeRef[]> {
     return this.db.transaction(async (tx) => {
-      await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
-      const claimed = await tx.execute<{ asset_key: string; partition_key: string; position: number }>(sql`
-        update run_nodes n set status = 'queued'
-        where n.run_id = ${runId} and n.status = 'pending'
-          and not exists (
-            select 1 from unnest(n.upstream) as u(id)
-            left join run_nodes m on m.run_id = n.run_id
-              and u.id = case when m.partition_key = '' then m.asset_key
-                              else m.asset_key || '[' || m.partition_key || ']' end
-            where m.status is distinct from 'succeeded')
-        returning n.asset_key, n.partition_key, n.position
-      `);
-      // In plan order, so queues receive them in a stable order.
-      return [...claimed]
-        .sort((a, b) => a.position - b.position)
-        .map((row) => ({ assetKey: row.asset_key, partitionKey: row.partition_key }));
+      await lockRun(tx, runId);
+      return claimReady(tx, runId);
     });
   }
 
@@ -196,35 +170,96 @@ export class RunStore {
    */
   async settleRun(runId: string): Promise<RunStatus> {
     return this.db.transaction(async (tx) => {
-      await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
-      const [counts] = await tx
-        .select({
-          unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
-          active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
-            Number,
-          ),
-          failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
-        })
-        .from(runNodes)
-        .where(eq(runNodes.runId, runId));
-      const finished: RunStatus | undefined =
-        !counts || counts.unfinished === 0
-          ? 'succeeded'
-          : counts.active === 0 && counts.failed > 0
-            ? 'failed'
-            : undefined;
-      if (finished) {
-        await tx
-          .update(runs)
-          .set({ status: finished, finishedAt: sql`now()`, error: null })
-          .where(eq(runs.id, runId));
-        return finished;
-      }
+      await lockRun(tx, runId);
+      return settle(tx, runId);
+    });
+  }
+
+  /**
+   * A worker takes up a node, in one statement: the run becomes 'running' (a failed run resumed
+   * by a retry included), the node 'running' with this attempt. Answers 'done' when the node had
+   * already succeeded (a job delivered again) and 'missing' when the run has no such node.
+   */
+  async startNode(
+    runId: string,
+    node: NodeRef,
+    attempt: number,
+  ): Promise<
+    { state: 'started'; runConfig: Record<string, unknown> } | { state: 'done' } | { state: 'missing' }
+  > {
+    const [row] = await this.db.execute<{
+      config: Record<string, unknown> | null;
+      started: boolean;
+      known: boolean;
+    }>(sql`
+      with node as (
+        update run_nodes set status = 'running', attempts = ${attempt}, started_at = now(), error = null, error_cause = null
+        where run_id = ${runId} and asset_key = ${node.assetKey} and partition_key = ${node.partitionKey}
+          and status <> 'succeeded'
+        returning 1),
+      run as (
+        update runs set status = 'running', started_at = coalesce(started_at, now()), finished_at = null
+        where id = ${runId} and status not in ('running', 'canceled') and exists (select 1 from node)
+        returning 1)
+      select (select config from runs where id = ${runId}) as config,
+        exists (select 1 from node) as started,
+        exists (select 1 from run_nodes where run_id = ${runId} and asset_key = ${node.assetKey}
+          and partition_key = ${node.partitionKey}) as known`);
+    if (!row?.known) return { state: 'missing' };
+    if (!row.started) return { state: 'done' };
+    return { state: 'started', runConfig: row.config ?? {} };
+  }
+
+  /**
+   * A node succeeded, in one transaction serialized on the run: the node and its materialization
+   * and checks are recorded, the nodes it unblocked are claimed (returned, to enqueue) and, when
+   * none were, the run is settled.
+   */
+  async completeNode(
+    runId: string,
+    node: NodeRef,
+    result: { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] },
+  ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
+    return this.db.transaction(async (tx) => {
+      await lockRun(tx, runId);
       await tx
-        .update(runs)
-        .set({ status: 'running', finishedAt: null })
-        .where(and(eq(runs.id, runId), sql`${runs.status} <> 'canceled'`));
-      return 'running';
+        .update(runNodes)
+        .set({
+          status: 'succeeded',
+          finishedAt: sql`now()`,
+          durationMs: result.durationMs,
+          metadata: result.metadata,
+        })
+        .where(nodeWhere(runId, node));
+      await tx
+        .insert(materializations)
+        .values({ runId, ...nodeKey(node), durationMs: result.durationMs, metadata: result.metadata });
+      await insertChecks(tx, runId, node, result.checks);
+      const ready = await claimReady(tx, runId);
+      return { ready, status: ready.length > 0 ? 'running' : await settle(tx, runId) };
+    });
+  }
+
+  /** A node failed for good: recorded with its checks, and the run settled, in one transaction. */
+  async failNode(
+    runId: string,
+    node: NodeRef,
+    failure: { durationMs: number; error: string; cause?: string; checks: CheckRecord[] },
+  ): Promise<RunStatus> {
+    return this.db.transaction(async (tx) => {
+      await lockRun(tx, runId);
+      await tx
+        .update(runNodes)
+        .set({
+          status: 'failed',
+          finishedAt: sql`now()`,
+          durationMs: failure.durationMs,
+          error: failure.error,
+          errorCause: failure.cause ?? null,
+        })
+        .where(nodeWhere(runId, node));
+      await insertChecks(tx, runId, node, failure.checks);
+      return settle(tx, runId);
     });
   }
 
@@ -238,18 +273,7 @@ export class RunStore {
   }
 
   async recordChecks(runId: string, node: NodeRef, checks: CheckRecord[]): Promise<void> {
-    if (checks.length === 0) return;
-    await this.db.insert(checkResults).values(
-      checks.map((check) => ({
-        runId,
-        ...nodeKey(node),
-        checkName: check.name,
-        severity: check.severity,
-        passed: check.passed,
-        message: check.message ?? null,
-        metadata: check.metadata ?? null,
-      })),
-    );
+    await insertChecks(this.db, runId, node, checks);
   }
 
   /** Settles the run's status from its nodes: succeeded only if every node succeeded. */
@@ -331,4 +355,83 @@ export class RunStore {
       .orderBy(materializations.assetKey, desc(materializations.materializedAt), desc(materializations.id));
     return new Map(rows.map((row) => [row.assetKey, row]));
   }
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Serializes the completions of one run (claims and settlements read each other's writes). */
+async function lockRun(tx: Tx, runId: string): Promise<void> {
+  await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
+}
+
+/**
+ * Moves to `queued` every pending node whose upstream nodes all succeeded and returns them, in
+ * plan order. The caller holds the run's lock and runs this after its own node's success, so the
+ * last of two branches to finish always sees both done (a diamond's join is claimed once).
+ */
+async function claimReady(tx: Tx, runId: string): Promise<NodeRef[]> {
+  const claimed = await tx.execute<{ asset_key: string; partition_key: string; position: number }>(sql`
+    update run_nodes n set status = 'queued'
+    where n.run_id = ${runId} and n.status = 'pending'
+      and not exists (
+        select 1 from unnest(n.upstream) as u(id)
+        left join run_nodes m on m.run_id = n.run_id
+          and u.id = case when m.partition_key = '' then m.asset_key
+                          else m.asset_key || '[' || m.partition_key || ']' end
+        where m.status is distinct from 'succeeded')
+    returning n.asset_key, n.partition_key, n.position`);
+  return [...claimed]
+    .sort((a, b) => a.position - b.position)
+    .map((row) => ({ assetKey: row.asset_key, partitionKey: row.partition_key }));
+}
+
+/**
+ * The run's status from its nodes (the caller holds the run's lock): succeeded when every node
+ * did; failed once nothing is queued or running and a node failed (its downstream stays pending,
+ * so retrying the failed node resumes the run); else running.
+ */
+async function settle(tx: Tx, runId: string): Promise<RunStatus> {
+  const [counts] = await tx
+    .select({
+      unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
+      active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
+        Number,
+      ),
+      failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
+    })
+    .from(runNodes)
+    .where(eq(runNodes.runId, runId));
+  const finished: RunStatus | undefined =
+    !counts || counts.unfinished === 0
+      ? 'succeeded'
+      : counts.active === 0 && counts.failed > 0
+        ? 'failed'
+        : undefined;
+  if (finished) {
+    await tx
+      .update(runs)
+      .set({ status: finished, finishedAt: sql`now()`, error: null })
+      .where(eq(runs.id, runId));
+    return finished;
+  }
+  await tx
+    .update(runs)
+    .set({ status: 'running', finishedAt: null })
+    .where(and(eq(runs.id, runId), sql`${runs.status} not in ('running', 'canceled')`));
+  return 'running';
+}
+
+async function insertChecks(db: Db | Tx, runId: string, node: NodeRef, checks: CheckRecord[]): Promise<void> {
+  if (checks.length === 0) return;
+  await db.insert(checkResults).values(
+    checks.map((check) => ({
+      runId,
+      ...nodeKey(node),
+      checkName: check.name,
+      severity: check.severity,
+      passed: check.passed,
+      message: check.message ?? null,
+      metadata: check.metadata ?? null,
+    })),
+  );
 }

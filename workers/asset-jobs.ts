@@ -1,6 +1,7 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { DestinationStream, Logger } from 'pino';
-import type { Database } from '../engine/database.ts';
+import { type Database, explainPostgresError } from '../engine/database.ts';
+import { ServiceUnreachableError } from '../engine/errors.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import { materializeNode } from '../engine/materialize-node.ts';
 import type { NodeRef, RunStore } from '../engine/run-store.ts';
@@ -20,7 +21,7 @@ export type AssetJobDeps<Config> = {
   enqueue: (runId: string, nodes: NodeRef[]) => Promise<void>;
 };
 
-export type JobPhase = 'materializing' | 'recording' | 'done';
+export type JobPhase = 'materializing' | 'done';
 
 /**
  * Processes one asset job: materializes the node (one transaction, checks included), records the
@@ -34,62 +35,97 @@ export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
     _token?: string,
     signal?: AbortSignal,
   ): Promise<{ rowCount?: number }> => {
-    const data = receive(assetJobData, job.data, job.name);
-    if (!deps.graph.has(data.assetKey)) throw new UnrecoverableError(`unknown asset ${data.assetKey}`);
-    const node = { assetKey: data.assetKey, partitionKey: data.partitionKey };
-    const current = await deps.store.getNode(data.runId, node);
-    if (!current) throw new UnrecoverableError(`run ${data.runId} has no node ${job.name}`);
-    if (current.status === 'succeeded') {
-      // Delivered again after it was done (a stalled job whose worker died after committing):
-      // nothing to write, but make sure the run goes on.
-      await continueRun(deps, data.runId);
-      return {};
+    try {
+      return await processAssetJob(deps, job, signal);
+    } catch (error) {
+      throw unreachablePostgres(error, deps.database.url) ?? error;
     }
-    const attempt = job.attemptsMade + 1;
-    const attempts = job.opts.attempts ?? 1;
-    const log = jobLogger(job, deps.logger.level, deps.output);
-    // A job retried by hand (Bull Board, job.retry()) after its attempts ran out gets one more try.
-    const which = attempt > attempts ? `attempt ${attempt} (a manual retry)` : `attempt ${attempt} of ${attempts}`;
-    log.info({ runId: data.runId, attempt, attempts }, `${job.name}: ${which}`);
-    await deps.store.markRunStarted(data.runId);
-    await deps.store.markNodeRunning(data.runId, node, attempt);
-    await job.updateProgress({ phase: 'materializing' satisfies JobPhase });
-    const outcome = await materializeNode({
-      database: deps.database,
-      definition: deps.graph.get(data.assetKey),
-      node,
-      runId: data.runId,
-      config: deps.configFor(await deps.store.runConfig(data.runId)),
-      logger: log,
-      signal: signal ?? new AbortController().signal,
-    });
-    await job.updateProgress({ phase: 'recording' satisfies JobPhase });
-    await deps.store.recordChecks(data.runId, node, outcome.checks);
-    if (outcome.ok) {
-      await deps.store.markNodeSucceeded(data.runId, node, Math.round(outcome.durationMs), outcome.metadata);
-      log.info({ durationMs: Math.round(outcome.durationMs), ...outcome.metadata }, `${job.name} succeeded`);
-      await continueRun(deps, data.runId);
-      await job.updateProgress({ phase: 'done' satisfies JobPhase });
-      return { rowCount: outcome.metadata.rowCount };
-    }
-    const final = !outcome.retryable || attempt >= attempts;
-    if (final) {
-      await deps.store.markNodeFailed(data.runId, node, {
-        durationMs: Math.round(outcome.durationMs),
-        error: outcome.reason,
-        cause: outcome.error.cause instanceof Error ? outcome.error.cause.stack : undefined,
-      });
-      await deps.store.settleRun(data.runId);
-    } else {
-      await deps.store.markNodeRetrying(
-        data.runId,
-        node,
-        `attempt ${attempt} of ${attempts}: ${outcome.reason}`,
-      );
-    }
-    log.warn({ attempt, attempts, final }, `${job.name} failed: ${outcome.reason}`);
-    throw outcome.retryable ? new Error(outcome.reason) : new UnrecoverableError(outcome.reason);
   };
+}
+
+/**
+ * Postgres going away surfaces as a driver code (ECONNREFUSED, CONNECTION_CLOSED …), often under
+ * Drizzle's "Failed query: …" or the asset's failure; the job's failed reason (Bull Board) says
+ * instead which database is unreachable and what to do. It is retried like any transient failure.
+ */
+function unreachablePostgres(error: unknown, url: string): ServiceUnreachableError | undefined {
+  let current = error;
+  for (let depth = 0; current && depth < 4; depth++) {
+    if (current instanceof ServiceUnreachableError) return current;
+    const explained = explainPostgresError(current, url);
+    if (explained instanceof ServiceUnreachableError) return explained;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+async function processAssetJob<Config>(
+  deps: AssetJobDeps<Config>,
+  job: Job<AssetJobData>,
+  signal: AbortSignal | undefined,
+): Promise<{ rowCount?: number }> {
+  const data = receive(assetJobData, job.data, job.name);
+  if (!deps.graph.has(data.assetKey)) throw new UnrecoverableError(`unknown asset ${data.assetKey}`);
+  const node = { assetKey: data.assetKey, partitionKey: data.partitionKey };
+  const attempt = job.attemptsMade + 1;
+  const attempts = job.opts.attempts ?? 1;
+  const started = await deps.store.startNode(data.runId, node, attempt);
+  if (started.state === 'missing') throw new UnrecoverableError(`run ${data.runId} has no node ${job.name}`);
+  if (started.state === 'done') {
+    // Delivered again after it was done (a stalled job whose worker died after committing, or
+    // enqueueing its successors failed): nothing to write, but make sure the run goes on.
+    await continueRun(deps, data.runId);
+    return {};
+  }
+  const log = jobLogger(job, deps.logger.level, deps.output);
+  // A job retried by hand (Bull Board, job.retry()) after its attempts ran out gets one more try.
+  const which =
+    attempt > attempts ? `attempt ${attempt} (a manual retry)` : `attempt ${attempt} of ${attempts}`;
+  log.info({ runId: data.runId, attempt, attempts }, `${job.name}: ${which}`);
+  // Progress is for people watching Bull Board: not worth a round trip on the job's path.
+  job.updateProgress({ phase: 'materializing' satisfies JobPhase }).catch(() => {});
+  const outcome = await materializeNode({
+    database: deps.database,
+    definition: deps.graph.get(data.assetKey),
+    node,
+    runId: data.runId,
+    config: deps.configFor(started.runConfig),
+    logger: log,
+    signal: signal ?? new AbortController().signal,
+  });
+  const durationMs = Math.round(outcome.durationMs);
+  if (outcome.ok) {
+    // One transaction records the success, claims the nodes it unblocked and settles the run.
+    const { ready } = await deps.store.completeNode(data.runId, node, {
+      durationMs,
+      metadata: outcome.metadata,
+      checks: outcome.checks,
+    });
+    log.info({ durationMs, ...outcome.metadata }, `${job.name} succeeded`);
+    await deps.enqueue(data.runId, ready);
+    await job.updateProgress({ phase: 'done' satisfies JobPhase });
+    return { rowCount: outcome.metadata.rowCount };
+  }
+  const final = !outcome.retryable || attempt >= attempts;
+  if (final) {
+    await deps.store.failNode(data.runId, node, {
+      durationMs,
+      error: outcome.reason,
+      cause: outcome.error.cause instanceof Error ? outcome.error.cause.stack : undefined,
+      checks: outcome.checks,
+    });
+  } else {
+    await deps.store.recordChecks(data.runId, node, outcome.checks);
+    await deps.store.markNodeRetrying(
+      data.runId,
+      node,
+      `attempt ${attempt} of ${attempts}: ${outcome.reason}`,
+    );
+  }
+  log.warn({ attempt, attempts, final }, `${job.name} failed: ${outcome.reason}`);
+  throw outcome.retryable
+    ? new Error(outcome.reason, { cause: outcome.error })
+    : new UnrecoverableError(outcome.reason);
 }
 
 /**

@@ -44,11 +44,16 @@ export async function startMonthlyRun<Config>(
   return { runId, partition, alreadyStarted: false };
 }
 
-/** The worker's processor for scheduler ticks: the fire time is the job's scheduled time. */
+/**
+ * The worker's processor for scheduler ticks: the fire time is the time the scheduler set for the
+ * tick (BullMQ's prevMillis), which stays right when the tick is processed late or promoted early
+ * in Bull Board (promoting sets its delay to 0, so timestamp + delay would be the upsert's time).
+ */
 export function tickProcessor<Config>(deps: TickDeps<Config>) {
   return async (job: Job<TickJobData>) => {
     const data = receive(tickJobData, job.data, job.name);
-    const firedAt = data.firedAt ? new Date(data.firedAt) : new Date(job.timestamp + (job.delay ?? 0));
+    const scheduledFor = job.opts.prevMillis ?? job.timestamp + (job.delay ?? 0);
+    const firedAt = data.firedAt ? new Date(data.firedAt) : new Date(scheduledFor);
     return startMonthlyRun(deps, { id: String(job.id), firedAt });
   };
 }

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { Database } from '../../engine/database.ts';
 import { executeInProcess, type RunEvent } from '../../engine/executor.ts';
 import type { AssetGraph } from '../../engine/graph.ts';
@@ -13,6 +13,8 @@ export async function runInProcess<Config>(options: {
   partitions?: { from: string; to: string };
   config: Config;
   concurrency?: number;
+  /** Where the assets' logs go; silent by default. */
+  logger?: Logger;
 }) {
   const store = new RunStore(options.database.db);
   const plan = planRun(options.graph, options.selection, options.partitions);
@@ -30,7 +32,7 @@ export async function runInProcess<Config>(options: {
     plan,
     runId,
     config: options.config,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     concurrency: options.concurrency ?? 2,
     onEvent: (event) => events.push(event),
   });

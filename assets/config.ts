@@ -15,6 +15,14 @@ export type MarketConfig = Readonly<{
   symbols: readonly string[];
   /** YYYY-MM-DD: prices before it are not kept. */
   start: string;
+  /**
+   * Tuning of the Alpha Vantage client (per-request timeout, tries and first wait after a
+   * rate-limit answer); the client's defaults when absent. Not read from the environment: tests
+   * set small values so the rate-limit and timeout paths run in milliseconds.
+   */
+  timeoutMs?: number;
+  rateLimitTries?: number;
+  rateLimitBackoffMs?: number;
   /** Exports go to this Blob Storage container instead of exportDir. */
   azure?: { connectionString: string; container: string };
 }>;

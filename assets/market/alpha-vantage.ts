@@ -25,16 +25,30 @@ export type AlphaVantageOptions = {
 /** The API refused the request for this symbol (`Error Message`): asking again gives the same answer. */
 export class SourceRejectedError extends PermanentError {}
 
+/**
+ * `Information` also says that a request needs a premium plan ("The outputsize=full parameter
+ * value is a premium feature for the TIME_SERIES_DAILY endpoint", "This is a premium endpoint");
+ * the daily-quota answer mentions premium plans too, but as the way to lift a limit.
+ */
+const PREMIUM_ONLY = /\bis a premium (feature|endpoint)\b/i;
+
 const DEFAULTS = { timeoutMs: 30_000, rateLimitTries: 4, rateLimitBackoffMs: 15_000 };
 
 /**
  * The full daily series of a symbol (`TIME_SERIES_DAILY`, `outputsize=full`), oldest first.
- * Error payloads become clear errors naming the symbol: `Error Message` is permanent; rate-limit
- * notes are retried with backoff and then fail (retryable: the asset's retry policy takes over);
- * a timeout or an answer that is not the expected JSON fail retryably too.
+ * Error payloads become clear errors naming the symbol: `Error Message` and a premium-only
+ * `Information` are permanent; rate-limit notes are retried with backoff and then fail
+ * (retryable: the asset's retry policy takes over); a timeout or an answer that is not the
+ * expected JSON fail retryably too.
  */
 export async function fetchDailySeries(symbol: string, options: AlphaVantageOptions): Promise<DailyBar[]> {
-  const settings = { ...DEFAULTS, ...options };
+  // Absent or undefined options take the defaults (a spread would let an explicit undefined win).
+  const settings = {
+    ...options,
+    timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+    rateLimitTries: options.rateLimitTries ?? DEFAULTS.rateLimitTries,
+    rateLimitBackoffMs: options.rateLimitBackoffMs ?? DEFAULTS.rateLimitBackoffMs,
+  };
   const url = new URL(settings.url);
   url.search = new URLSearchParams({
     function: 'TIME_SERIES_DAILY',
@@ -49,6 +63,10 @@ export async function fetchDailySeries(symbol: string, options: AlphaVantageOpti
     const note = body.Note ?? body.Information;
     if (typeof body['Error Message'] === 'string') {
       throw new SourceRejectedError(`Alpha Vantage rejected ${symbol}: ${body['Error Message']}`);
+    }
+    if (typeof note === 'string' && PREMIUM_ONLY.test(note)) {
+      // A free key asking for a premium feature (outputsize=full is one): no wait lifts that.
+      throw new SourceRejectedError(`Alpha Vantage rejected ${symbol}: ${note}`);
     }
     if (typeof note === 'string') {
       if (attempt >= settings.rateLimitTries) {

@@ -34,13 +34,11 @@ export function normalisedPriceChart(series: NormalisedSeries[], title: string):
         `<text x="${MARGIN.left - 8}" y="${(y(tick) + 4).toFixed(1)}" text-anchor="end" font-size="11">${tick}</text>`,
     )
     .join('');
-  // One date label per year (the first trading date of each year), or the ends of a short series.
-  const labelled = dates.filter((date, i) => i === 0 || date.slice(0, 4) !== dates[i - 1]?.slice(0, 4));
-  const xAxis = labelled
+  const xAxis = dateLabels(dates, x)
     .map(
-      (date) =>
+      ({ date, text }) =>
         `<line x1="${x(date).toFixed(1)}" x2="${x(date).toFixed(1)}" y1="${MARGIN.top + plotHeight}" y2="${MARGIN.top + plotHeight + 5}" stroke="#57606a"/>` +
-        `<text x="${x(date).toFixed(1)}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle" font-size="11">${date.slice(0, dates.length > 400 ? 4 : 10)}</text>`,
+        `<text x="${x(date).toFixed(1)}" y="${MARGIN.top + plotHeight + 18}" text-anchor="middle" font-size="11">${text}</text>`,
     )
     .join('');
   const lines = series
@@ -67,6 +65,39 @@ ${yAxis}${xAxis}
 ${lines}${legend}
 </svg>
 `;
+}
+
+/** Labels closer than this (px) to the one before are left out, so none overlap. */
+const MIN_LABEL_GAP = 70;
+
+/**
+ * The x axis's labels: every date of a very short series; else the first date, the first trading
+ * date of each later year and the last date. A long series (years on the axis) names its first
+ * and last month (YYYY-MM), so a first label in July does not read as the start of its year.
+ */
+function dateLabels(dates: string[], x: (date: string) => number): { date: string; text: string }[] {
+  const last = dates.length - 1;
+  const long = dates.length > 400;
+  const candidates =
+    dates.length <= 10
+      ? dates.map((date) => ({ date, text: date }))
+      : dates.flatMap((date, i) => {
+          const newYear = i > 0 && date.slice(0, 4) !== dates[i - 1]?.slice(0, 4);
+          if (i !== 0 && i !== last && !newYear) return [];
+          const text = !long ? date : newYear && i !== last ? date.slice(0, 4) : date.slice(0, 7);
+          return [{ date, text }];
+        });
+  const kept: { date: string; text: string }[] = [];
+  for (const label of candidates) {
+    const previous = kept.at(-1);
+    if (previous && x(label.date) - x(previous.date) < MIN_LABEL_GAP) {
+      // The last date outranks a year label crowding it; the first date stays.
+      if (label.date !== dates[last] || kept.length === 1) continue;
+      kept.pop();
+    }
+    kept.push(label);
+  }
+  return kept;
 }
 
 /** Round tick values covering [min, max]: steps of 1, 2 or 5 × a power of ten. */

@@ -24,9 +24,20 @@ export const stockPrices = defineAsset<PipelineConfig>({
     const market = marketConfig(ctx.config);
     const metadata: Record<string, number | string> = {};
     let total = 0;
+    // Symbols no longer in STOCK_SYMBOLS leave the comparison, the chart and the exports.
+    const dropped =
+      await ctx.sql`delete from stock_prices where symbol <> all(${market.symbols as string[]})`;
+    if (dropped.count > 0) metadata.droppedRows = dropped.count;
     for (const symbol of market.symbols) {
       const bars = (
-        await fetchDailySeries(symbol, { url: market.url, apiKey: market.apiKey, signal: ctx.signal })
+        await fetchDailySeries(symbol, {
+          url: market.url,
+          apiKey: market.apiKey,
+          timeoutMs: market.timeoutMs,
+          rateLimitTries: market.rateLimitTries,
+          rateLimitBackoffMs: market.rateLimitBackoffMs,
+          signal: ctx.signal,
+        })
       ).filter((bar) => bar.date >= market.start);
       // The symbol's prices become exactly the API's series since STOCK_START (corrections included).
       await ctx.sql`delete from stock_prices where symbol = ${symbol}`;

@@ -17,7 +17,10 @@ export type PipelineQueues = {
 
 /** The pipeline's queues on a connection (a producer's: the CLI, the dashboard, a worker's enqueues). */
 export function openQueues(connection: Redis, prefix: string): PipelineQueues {
-  const defaultJobOptions = { removeOnComplete: { count: KEEP_COMPLETED }, removeOnFail: { count: KEEP_FAILED } };
+  const defaultJobOptions = {
+    removeOnComplete: { count: KEEP_COMPLETED },
+    removeOnFail: { count: KEEP_FAILED },
+  };
   const assets = new Queue<AssetJobData>(QUEUES.assets, { connection, prefix, defaultJobOptions });
   const schedule = new Queue<TickJobData>(QUEUES.schedule, { connection, prefix, defaultJobOptions });
   for (const queue of [assets, schedule]) queue.on('error', () => {}); // surfaced by the calls that fail

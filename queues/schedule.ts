@@ -13,6 +13,10 @@ export async function upsertMonthlySchedule(queue: Queue<TickJobData>): Promise<
   await queue.upsertJobScheduler(
     SCHEDULER_ID,
     { pattern: MONTHLY_PATTERN, tz: 'UTC' },
-    { name: TICK_JOB_NAME, data: {}, opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    {
+      name: TICK_JOB_NAME,
+      data: {},
+      opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    },
   );
 }

@@ -87,15 +87,18 @@ export function createDashboard(options: DashboardOptions): express.Express {
   app.get('/assets/:key', async (req, res) => {
     const key = req.params.key;
     if (!graph.has(key)) return notFound(res, `no asset '${key}'`, Boolean(queues));
-    const [history, checks] = await Promise.all([
+    const definition = graph.get(key);
+    const [history, checks, preview] = await Promise.all([
       materializationHistory(database.sql, key),
       latestChecks(database.sql, key),
+      definition.preview?.(database.sql),
     ]);
     res.send(
       page(
         view(key),
         assetPage({
-          definition: graph.get(key),
+          definition,
+          preview,
           upstream: graph.upstreamOf(key),
           downstream: graph.downstreamOf(key),
           history,

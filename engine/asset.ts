@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { TransactionSql } from 'postgres';
+import type { Sql, TransactionSql } from 'postgres';
 import type { Db } from './database.ts';
 
 /**
@@ -72,6 +72,8 @@ export type AssetSpec<Config = unknown> = {
   checks?: AssetCheck<Config>[];
   retry?: Partial<RetryPolicy>;
   materialize: (ctx: AssetContext<Config>) => Promise<AssetMetadata>;
+  /** A picture of the asset's current data (SVG markup) for its page in the dashboard. */
+  preview?: (sql: Sql) => Promise<string>;
 };
 
 export type AssetDefinition<Config = unknown> = Readonly<{
@@ -83,6 +85,7 @@ export type AssetDefinition<Config = unknown> = Readonly<{
   checks: readonly AssetCheck<Config>[];
   retry: RetryPolicy;
   materialize: (ctx: AssetContext<Config>) => Promise<AssetMetadata>;
+  preview: ((sql: Sql) => Promise<string>) | undefined;
 }>;
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1_000 };
@@ -97,6 +100,7 @@ export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDef
     checks: spec.checks ?? [],
     retry: { ...DEFAULT_RETRY, ...spec.retry },
     materialize: spec.materialize,
+    preview: spec.preview,
   });
 }
 

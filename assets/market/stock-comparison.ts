@@ -43,6 +43,7 @@ export const stockComparison = defineAsset<PipelineConfig>({
   description:
     'per peer: return, annualized volatility and max drawdown; correlations; combined_prices.csv and a chart',
   deps: ['stock_prices'],
+  preview: comparisonChart,
   materialize: async (ctx) => {
     const sql = ctx.sql;
     await sql`delete from stock_comparison`;

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MarketConfig, PipelineConfig } from '../../assets/config.ts';
 import { assets } from '../../assets/index.ts';
 import { fetchDailySeries, SourceRejectedError } from '../../assets/market/alpha-vantage.ts';
+import { createDashboard, listen } from '../../dashboard/server.ts';
 import { PermanentError } from '../../engine/errors.ts';
 import type { RunEvent } from '../../engine/executor.ts';
 import { AssetGraph } from '../../engine/graph.ts';
@@ -697,6 +699,23 @@ describe('exports to EXPORT_DIR', () => {
     expect(lines.AAA?.[3]?.[1]).toBeCloseTo(between('110', '120', 0.979), 0);
     expect(lines.BBB?.[3]?.[1]).toBeCloseTo(between('80', '90', 0.976), 0);
     expect(lines.CCC?.[3]?.[1]).toBeCloseTo(between('90', '100', 0.45), 0);
+  });
+
+  it("the dashboard's page of stock_comparison shows the same chart", async () => {
+    expect((await materialize(['stock_prices', 'stock_comparison'], marketConfig())).status).toBe(
+      'succeeded',
+    );
+    const app = createDashboard({ graph: new AssetGraph<PipelineConfig>(assets), database, readOnly: true });
+    const server = await listen(app, 0, '127.0.0.1');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const page = await (await fetch(`http://127.0.0.1:${port}/assets/stock_comparison`)).text();
+      const chart = page.slice(page.indexOf('<div class="graph" id="preview">'));
+      for (const symbol of SYMBOLS) expect(chart).toContain(`data-symbol="${symbol}"`);
+      expect(chart).toContain('Peers: close, normalised to 100 at the first common date');
+    } finally {
+      server.close();
+    }
   });
 
   it('a longer, realistic series charts cleanly (written for a person to look at)', async () => {

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
 import { registerAssets } from './commands/assets.ts';
 import { registerDashboard } from './commands/dashboard.ts';
+import { registerDemo } from './commands/demo.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerMaterialize } from './commands/materialize.ts';
@@ -23,6 +24,7 @@ registerRuns(program);
 registerWorker(program);
 registerSchedule(program);
 registerDashboard(program);
+registerDemo(program);
 registerDoctor(program);
 
 // `pipeline runs | head` closes the pipe early: that is the reader's choice, not an error.

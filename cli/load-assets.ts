@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PipelineConfig } from '../assets/config.ts';
-import { assets as pipelineAssets } from '../assets/index.ts';
 import type { AssetDefinition } from '../engine/asset.ts';
 import { ConfigError } from '../engine/errors.ts';
 import { AssetGraph } from '../engine/graph.ts';
@@ -12,7 +11,8 @@ import { AssetGraph } from '../engine/graph.ts';
  */
 export async function loadAssetGraph(): Promise<AssetGraph<PipelineConfig>> {
   const override = process.env.PIPELINE_ASSETS;
-  if (!override) return new AssetGraph(pipelineAssets);
+  // Imported when needed: commands that do not touch assets (generate, migrate) skip its weight.
+  if (!override) return new AssetGraph((await import('../assets/index.ts')).assets);
   let module: { assets?: AssetDefinition<PipelineConfig>[] };
   try {
     module = await import(pathToFileURL(resolve(override)).href);

@@ -1,6 +1,5 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
 import type { PipelineConfig } from '../config.ts';
 
 /** Where an export went, as shown to people (never a key or a SAS token). */
@@ -19,6 +18,8 @@ export async function writeExport(
 ): Promise<ExportLocation> {
   const azure = config.market?.azure;
   if (azure) {
+    // The Azure SDK is large: loaded only when exports go to Blob Storage.
+    const { BlobServiceClient } = await import('@azure/storage-blob');
     const container = BlobServiceClient.fromConnectionString(azure.connectionString).getContainerClient(
       azure.container,
     );

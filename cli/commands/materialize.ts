@@ -6,7 +6,6 @@ import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
 import { printEvent, printRunEnd, summaryOf } from '../run-output.ts';
 import { withRunStore } from '../services.ts';
-import { materializeOnWorkers } from './materialize-queued.ts';
 
 type MaterializeFlags = {
   partition?: string;
@@ -67,6 +66,8 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
   const range = partitionRange(flags);
   const plan = planRun(graph, selectAssets(graph, selection), range);
   if (!flags.inProcess) {
+    // BullMQ and ioredis are loaded only on this path.
+    const { materializeOnWorkers } = await import('./materialize-queued.ts');
     await materializeOnWorkers({
       config,
       graph,

@@ -38,10 +38,16 @@ async function demo(flags: DemoFlags): Promise<void> {
     say(`2/4 landing zone: 1 000 customers, 24 months to ${monthKey(end)} in .data/demo/landing`);
     const { generateLandingZone } = await import('../../data-generation/landing-zone.ts');
     await generateLandingZone({ out: landing, customers: 1_000, months: 24, end, seed: 42 });
-    say('3/4 materializing every asset but the market group, month by month …');
-    const database = await openDatabase(config.databaseUrl, { max: 6 });
+    // With both services configured the demo shows the real thing: its own workers on BullMQ.
+    const onWorkers = !server && Boolean(process.env.REDIS_URL);
+    say(
+      `3/4 materializing every asset but the market group, month by month${onWorkers ? ', on two BullMQ workers' : ''} …`,
+    );
+    const database = await openDatabase(config.databaseUrl, { max: 8 });
     try {
-      await materializeAll(database, { ...config, landingDir: landing }, end);
+      const demoConfig = { ...config, landingDir: landing };
+      if (onWorkers) await materializeOnWorkers(database, demoConfig, end);
+      else await materializeAll(database, demoConfig, end);
       say(`4/4 the answers for ${monthKey(end)}:`);
       const { demoAnswers } = await import('../../assets/analytics/summary.ts');
       for (const line of await demoAnswers(database.sql, `${monthKey(end)}-01`)) say(line);
@@ -112,6 +118,80 @@ async function materializeAll(
   bar.stop();
   if (result.status !== 'succeeded') {
     throw new Error(`the demo run ${runId} ${result.status}: see \`npx pipeline run ${runId.slice(0, 8)}\``);
+  }
+}
+
+/** The same run through BullMQ: two workers in this process, the run followed in Postgres. */
+async function materializeOnWorkers(
+  database: import('../../engine/database.ts').Database,
+  config: ReturnType<typeof loadConfig>,
+  end: number,
+): Promise<void> {
+  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }, { createLogger }, { startWorker }] =
+    await Promise.all([
+      import('../load-assets.ts'),
+      import('../../engine/selection.ts'),
+      import('../../engine/plan.ts'),
+      import('../../engine/run-store.ts'),
+      import('../../engine/logger.ts'),
+      import('../../workers/worker.ts'),
+    ]);
+  const { connectRedis } = await import('../../queues/connection.ts');
+  const { openQueues } = await import('../../queues/queues.ts');
+  const { startQueuedRun } = await import('../../queues/runs.ts');
+  const { SingleBar } = await import('cli-progress');
+  const graph = await loadAssetGraph();
+  const plan = planRun(graph, selectAssets(graph, '* -group:market'), {
+    from: monthKey(end - 23),
+    to: monthKey(end),
+  });
+  const workers = [1, 2].map(() =>
+    startWorker({
+      graph,
+      database,
+      configFor: (run) => assetConfig(config, run),
+      redisUrl: config.redisUrl,
+      prefix: config.queuePrefix,
+      concurrency: 2,
+      logger: createLogger('silent'),
+    }),
+  );
+  const redis = await connectRedis(config.redisUrl);
+  const queues = openQueues(redis, config.queuePrefix);
+  const store = new RunStore(database.db);
+  try {
+    const runId = await startQueuedRun({
+      store,
+      queue: queues.assets,
+      graph,
+      plan,
+      trigger: 'demo',
+      selection: '* -group:market',
+    });
+    const bar = new SingleBar({
+      format: '    {bar} {value}/{total} nodes',
+      hideCursor: true,
+      stream: process.stdout,
+    });
+    bar.start(plan.nodes.length, 0);
+    for (;;) {
+      const detail = await store.getRun(runId);
+      bar.update(detail?.nodes.filter((node) => node.status === 'succeeded').length ?? 0);
+      if (detail && ['succeeded', 'failed', 'canceled'].includes(detail.run.status)) {
+        bar.stop();
+        if (detail.run.status !== 'succeeded') {
+          throw new Error(
+            `the demo run ${runId} ${detail.run.status}: see \`npx pipeline run ${runId.slice(0, 8)}\``,
+          );
+        }
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await Promise.all(workers.map((worker) => worker.close()));
+    await queues.close();
+    redis.disconnect();
   }
 }
 

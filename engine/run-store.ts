@@ -97,13 +97,7 @@ export class RunStore {
     durationMs: number,
     metadata: AssetMetadata,
   ): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx
-        .update(runNodes)
-        .set({ status: 'succeeded', finishedAt: sql`now()`, durationMs, metadata })
-        .where(nodeWhere(runId, node));
-      await tx.insert(materializations).values({ runId, ...nodeKey(node), durationMs, metadata });
-    });
+    await this.db.transaction((tx) => recordSuccess(tx, runId, node, durationMs, metadata));
   }
 
   async markNodeFailed(
@@ -111,16 +105,7 @@ export class RunStore {
     node: NodeRef,
     failure: { durationMs: number; error: string; cause?: string },
   ): Promise<void> {
-    await this.db
-      .update(runNodes)
-      .set({
-        status: 'failed',
-        finishedAt: sql`now()`,
-        durationMs: failure.durationMs,
-        error: failure.error,
-        errorCause: failure.cause ?? null,
-      })
-      .where(nodeWhere(runId, node));
+    await recordFailure(this.db, runId, node, failure);
   }
 
   /** The run's nodes in one status, in plan order. */
@@ -222,18 +207,7 @@ export class RunStore {
   ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
     return this.db.transaction(async (tx) => {
       await lockRun(tx, runId);
-      await tx
-        .update(runNodes)
-        .set({
-          status: 'succeeded',
-          finishedAt: sql`now()`,
-          durationMs: result.durationMs,
-          metadata: result.metadata,
-        })
-        .where(nodeWhere(runId, node));
-      await tx
-        .insert(materializations)
-        .values({ runId, ...nodeKey(node), durationMs: result.durationMs, metadata: result.metadata });
+      await recordSuccess(tx, runId, node, result.durationMs, result.metadata);
       await insertChecks(tx, runId, node, result.checks);
       const ready = await claimReady(tx, runId);
       return { ready, status: ready.length > 0 ? 'running' : await settle(tx, runId) };
@@ -248,16 +222,7 @@ export class RunStore {
   ): Promise<RunStatus> {
     return this.db.transaction(async (tx) => {
       await lockRun(tx, runId);
-      await tx
-        .update(runNodes)
-        .set({
-          status: 'failed',
-          finishedAt: sql`now()`,
-          durationMs: failure.durationMs,
-          error: failure.error,
-          errorCause: failure.cause ?? null,
-        })
-        .where(nodeWhere(runId, node));
+      await recordFailure(tx, runId, node, failure);
       await insertChecks(tx, runId, node, failure.checks);
       return settle(tx, runId);
     });
@@ -434,4 +399,37 @@ async function insertChecks(db: Db | Tx, runId: string, node: NodeRef, checks: C
       metadata: check.metadata ?? null,
     })),
   );
+}
+
+/** The node succeeded: its row and its materialization event (the caller's transaction). */
+async function recordSuccess(
+  tx: Tx,
+  runId: string,
+  node: NodeRef,
+  durationMs: number,
+  metadata: AssetMetadata,
+) {
+  await tx
+    .update(runNodes)
+    .set({ status: 'succeeded', finishedAt: sql`now()`, durationMs, metadata })
+    .where(nodeWhere(runId, node));
+  await tx.insert(materializations).values({ runId, ...nodeKey(node), durationMs, metadata });
+}
+
+async function recordFailure(
+  db: Db | Tx,
+  runId: string,
+  node: NodeRef,
+  failure: { durationMs: number; error: string; cause?: string },
+) {
+  await db
+    .update(runNodes)
+    .set({
+      status: 'failed',
+      finishedAt: sql`now()`,
+      durationMs: failure.durationMs,
+      error: failure.error,
+      errorCause: failure.cause ?? null,
+    })
+    .where(nodeWhere(runId, node));
 }

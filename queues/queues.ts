@@ -72,3 +72,20 @@ export async function evictionWarning(redis: Redis): Promise<string | undefined>
     ? undefined
     : `Redis maxmemory-policy is '${policy}': under memory pressure Redis may evict queued jobs; set it to 'noeviction'`;
 }
+
+/**
+ * The queues on a client connection of their own (the CLI, the dashboard): proves Redis answers
+ * first (one clear error otherwise), and `close` closes both.
+ */
+export async function connectQueues(redisUrl: string, prefix: string): Promise<PipelineQueues> {
+  const { connectRedis } = await import('./connection.ts');
+  const redis = await connectRedis(redisUrl);
+  const queues = openQueues(redis, prefix);
+  return {
+    ...queues,
+    close: async () => {
+      await queues.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -12,17 +12,14 @@ export function registerDashboard(program: Command): void {
     .option('--port <n>', 'port to listen on (default DASHBOARD_PORT, 3000)', wholeNumber('port', 1, 65535))
     .action(async (flags: { port?: number }) => {
       const config = loadConfig();
-      const [{ openDatabase }, { connectRedis }, { openQueues }, { createDashboard, listen }] =
-        await Promise.all([
-          import('../../engine/database.ts'),
-          import('../../queues/connection.ts'),
-          import('../../queues/queues.ts'),
-          import('../../dashboard/server.ts'),
-        ]);
+      const [{ openDatabase }, { connectQueues }, { createDashboard, listen }] = await Promise.all([
+        import('../../engine/database.ts'),
+        import('../../queues/queues.ts'),
+        import('../../dashboard/server.ts'),
+      ]);
       const graph = await loadAssetGraph();
       const database = await openDatabase(config.databaseUrl, { max: 5 });
-      const redis = await connectRedis(config.redisUrl);
-      const queues = openQueues(redis, config.queuePrefix);
+      const queues = await connectQueues(config.redisUrl, config.queuePrefix);
       const auth = config.dashboard.auth;
       // Without credentials the dashboard (which can start runs) listens on loopback only.
       const host = auth ? '0.0.0.0' : '127.0.0.1';
@@ -40,7 +37,6 @@ export function registerDashboard(program: Command): void {
       server.close();
       server.closeAllConnections();
       await queues.close();
-      redis.disconnect();
       await database.close();
     });
 }

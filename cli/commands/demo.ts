@@ -45,13 +45,13 @@ async function demo(flags: DemoFlags): Promise<void> {
     );
     const database = await openDatabase(config.databaseUrl, { max: 8 });
     try {
-      const demoConfig = { ...config, landingDir: landing };
-      if (onWorkers) await materializeOnWorkers(database, demoConfig, end);
-      else await materializeAll(database, demoConfig, end);
+      const run = await demoRun(database, { ...config, landingDir: landing }, end);
+      if (onWorkers) await materializeOnWorkers(run);
+      else await materializeInProcess(run);
       say(`4/4 the answers for ${monthKey(end)}:`);
       const { demoAnswers } = await import('../../assets/analytics/summary.ts');
       for (const line of await demoAnswers(database.sql, `${monthKey(end)}-01`)) say(line);
-      await serveDashboard(database, config, flags.port, say);
+      await serveDashboard(run, flags.port, say);
     } finally {
       await database.close();
     }
@@ -60,157 +60,134 @@ async function demo(flags: DemoFlags): Promise<void> {
   }
 }
 
-async function materializeAll(
-  database: import('../../engine/database.ts').Database,
-  config: ReturnType<typeof loadConfig>,
-  end: number,
-): Promise<void> {
-  const [
-    { loadAssetGraph },
-    { selectAssets },
-    { planRun },
-    { executeInProcess },
-    { RunStore },
-    { createLogger },
-  ] = await Promise.all([
+type Database = import('../../engine/database.ts').Database;
+type CliConfig = ReturnType<typeof loadConfig>;
+
+/** What both ways of running the demo share: the graph, the plan of 24 months, the run store. */
+type DemoRun = {
+  database: Database;
+  config: CliConfig;
+  graph: import('../../engine/graph.ts').AssetGraph<import('../../assets/config.ts').PipelineConfig>;
+  plan: import('../../engine/plan.ts').RunPlan;
+  store: import('../../engine/run-store.ts').RunStore;
+};
+
+const SELECTION = '* -group:market';
+
+async function demoRun(database: Database, config: CliConfig, end: number): Promise<DemoRun> {
+  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }] = await Promise.all([
     import('../load-assets.ts'),
     import('../../engine/selection.ts'),
     import('../../engine/plan.ts'),
-    import('../../engine/executor.ts'),
     import('../../engine/run-store.ts'),
-    import('../../engine/logger.ts'),
   ]);
-  const { SingleBar } = await import('cli-progress');
   const graph = await loadAssetGraph();
-  const plan = planRun(graph, selectAssets(graph, '* -group:market'), {
+  const plan = planRun(graph, selectAssets(graph, SELECTION), {
     from: monthKey(end - 23),
     to: monthKey(end),
   });
-  const store = new RunStore(database.db);
-  const runId = await store.createRun({
-    trigger: 'demo',
-    selection: '* -group:market',
-    executor: 'in-process',
-    plan,
-  });
+  return { database, config, graph, plan, store: new RunStore(database.db) };
+}
+
+async function progressBar(total: number) {
+  const { SingleBar } = await import('cli-progress');
   const bar = new SingleBar({
-    format: '    {bar} {value}/{total} nodes | {node}',
+    format: '    {bar} {value}/{total} nodes',
     hideCursor: true,
     stream: process.stdout,
   });
-  bar.start(plan.nodes.length, 0, { node: '' });
-  let done = 0;
-  const result = await executeInProcess({
-    database,
-    store,
-    graph,
-    plan,
-    runId,
-    config: assetConfig(config),
-    logger: createLogger('silent'),
-    concurrency: 2,
-    onEvent: (event) => {
-      if (event.type === 'succeeded' || event.type === 'failed' || event.type === 'skipped') {
-        bar.update(++done, { node: event.node.id });
-      }
-    },
-  });
-  bar.stop();
-  if (result.status !== 'succeeded') {
-    throw new Error(`the demo run ${runId} ${result.status}: see \`npx pipeline run ${runId.slice(0, 8)}\``);
+  bar.start(total, 0);
+  return bar;
+}
+
+function expectSucceeded(runId: string, status: string): void {
+  if (status !== 'succeeded') {
+    throw new Error(`the demo run ${runId} ${status}: see \`npx pipeline run ${runId.slice(0, 8)}\``);
   }
 }
 
-/** The same run through BullMQ: two workers in this process, the run followed in Postgres. */
-async function materializeOnWorkers(
-  database: import('../../engine/database.ts').Database,
-  config: ReturnType<typeof loadConfig>,
-  end: number,
-): Promise<void> {
-  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }, { createLogger }, { startWorker }] =
-    await Promise.all([
-      import('../load-assets.ts'),
-      import('../../engine/selection.ts'),
-      import('../../engine/plan.ts'),
-      import('../../engine/run-store.ts'),
-      import('../../engine/logger.ts'),
-      import('../../workers/worker.ts'),
-    ]);
-  const { connectRedis } = await import('../../queues/connection.ts');
-  const { openQueues } = await import('../../queues/queues.ts');
-  const { startQueuedRun } = await import('../../queues/runs.ts');
-  const { SingleBar } = await import('cli-progress');
-  const graph = await loadAssetGraph();
-  const plan = planRun(graph, selectAssets(graph, '* -group:market'), {
-    from: monthKey(end - 23),
-    to: monthKey(end),
+async function materializeInProcess(run: DemoRun): Promise<void> {
+  const [{ executeInProcess }, { createLogger }] = await Promise.all([
+    import('../../engine/executor.ts'),
+    import('../../engine/logger.ts'),
+  ]);
+  const runId = await run.store.createRun({
+    trigger: 'demo',
+    selection: SELECTION,
+    executor: 'in-process',
+    plan: run.plan,
   });
+  const bar = await progressBar(run.plan.nodes.length);
+  let done = 0;
+  const result = await executeInProcess({
+    ...run,
+    runId,
+    config: assetConfig(run.config),
+    logger: createLogger('silent'),
+    concurrency: 2,
+    onEvent: (event) => {
+      if (event.type === 'succeeded' || event.type === 'failed' || event.type === 'skipped')
+        bar.update(++done);
+    },
+  });
+  bar.stop();
+  expectSucceeded(runId, result.status);
+}
+
+/** The same run through BullMQ: two workers in this process, the run followed in Postgres. */
+async function materializeOnWorkers(run: DemoRun): Promise<void> {
+  const [{ createLogger }, { startWorker }, { startQueuedRun }, { followRun }] = await Promise.all([
+    import('../../engine/logger.ts'),
+    import('../../workers/worker.ts'),
+    import('../../queues/runs.ts'),
+    import('../follow-run.ts'),
+  ]);
+  const { config } = run;
   const workers = [1, 2].map(() =>
     startWorker({
-      graph,
-      database,
-      configFor: (run) => assetConfig(config, run),
+      graph: run.graph,
+      database: run.database,
+      configFor: (options) => assetConfig(config, options),
       redisUrl: config.redisUrl,
       prefix: config.queuePrefix,
       concurrency: 2,
       logger: createLogger('silent'),
     }),
   );
-  const redis = await connectRedis(config.redisUrl);
-  const queues = openQueues(redis, config.queuePrefix);
-  const store = new RunStore(database.db);
+  const { connectQueues } = await import('../../queues/queues.ts');
+  const queues = await connectQueues(config.redisUrl, config.queuePrefix);
   try {
     const runId = await startQueuedRun({
-      store,
+      ...run,
       queue: queues.assets,
-      graph,
-      plan,
       trigger: 'demo',
-      selection: '* -group:market',
+      selection: SELECTION,
     });
-    const bar = new SingleBar({
-      format: '    {bar} {value}/{total} nodes',
-      hideCursor: true,
-      stream: process.stdout,
-    });
-    bar.start(plan.nodes.length, 0);
-    for (;;) {
-      const detail = await store.getRun(runId);
-      bar.update(detail?.nodes.filter((node) => node.status === 'succeeded').length ?? 0);
-      if (detail && ['succeeded', 'failed', 'canceled'].includes(detail.run.status)) {
-        bar.stop();
-        if (detail.run.status !== 'succeeded') {
-          throw new Error(
-            `the demo run ${runId} ${detail.run.status}: see \`npx pipeline run ${runId.slice(0, 8)}\``,
-          );
-        }
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const bar = await progressBar(run.plan.nodes.length);
+    const status = await followRun(run.store, runId, (detail) =>
+      bar.update(detail.nodes.filter((node) => node.status === 'succeeded').length),
+    );
+    bar.stop();
+    expectSucceeded(runId, status);
   } finally {
     await Promise.all(workers.map((worker) => worker.close()));
     await queues.close();
-    redis.disconnect();
   }
 }
 
 async function serveDashboard(
-  database: import('../../engine/database.ts').Database,
-  config: ReturnType<typeof loadConfig>,
+  run: DemoRun,
   port: number | undefined,
   say: (line: string) => void,
 ): Promise<void> {
-  const [{ loadAssetGraph }, { createDashboard, listen }] = await Promise.all([
-    import('../load-assets.ts'),
-    import('../../dashboard/server.ts'),
-  ]);
+  const { createDashboard, listen } = await import('../../dashboard/server.ts');
   // Bull Board only with a Redis to show; the pages say how to enable it.
+  const { connectQueues } = await import('../../queues/queues.ts');
   const queues = process.env.REDIS_URL
-    ? await openQueuesOrNothing(config.redisUrl, config.queuePrefix)
+    ? await connectQueues(run.config.redisUrl, run.config.queuePrefix)
     : undefined;
-  const app = createDashboard({ graph: await loadAssetGraph(), database, queues, readOnly: false });
-  const listenPort = port ?? config.dashboard.port;
+  const app = createDashboard({ graph: run.graph, database: run.database, queues, readOnly: false });
+  const listenPort = port ?? run.config.dashboard.port;
   const server = await listen(app, listenPort, '127.0.0.1');
   say(
     `dashboard: http://127.0.0.1:${listenPort}  (Ctrl-C to stop${queues ? '' : '; set REDIS_URL to add Bull Board at /queues'})`,
@@ -219,10 +196,4 @@ async function serveDashboard(
   server.close();
   server.closeAllConnections();
   await queues?.close();
-}
-
-async function openQueuesOrNothing(url: string, prefix: string) {
-  const { connectRedis } = await import('../../queues/connection.ts');
-  const { openQueues } = await import('../../queues/queues.ts');
-  return openQueues(await connectRedis(url), prefix);
 }

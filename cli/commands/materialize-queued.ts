@@ -1,17 +1,14 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PipelineConfig } from '../../assets/config.ts';
 import type { AssetMetadata } from '../../engine/asset.ts';
 import type { AssetGraph } from '../../engine/graph.ts';
 import { nodeId, type RunPlan } from '../../engine/plan.ts';
 import type { CheckResultRow, RunNodeRow, RunStore } from '../../engine/run-store.ts';
-import { connectRedis } from '../../queues/connection.ts';
-import { openQueues } from '../../queues/queues.ts';
+import { connectQueues } from '../../queues/queues.ts';
 import { startQueuedRun } from '../../queues/runs.ts';
 import type { Config as CliConfig } from '../config.ts';
+import { followRun } from '../follow-run.ts';
 import { printEvent, printRunEnd, summaryOf } from '../run-output.ts';
 import { withRunStore } from '../services.ts';
-
-const POLL_MS = 250;
 
 /**
  * `materialize` through the workers: the run is recorded and its first nodes enqueued; then,
@@ -27,8 +24,7 @@ export async function materializeOnWorkers(options: {
   allowBadRows: number;
 }): Promise<void> {
   const { config, plan } = options;
-  const redis = await connectRedis(config.redisUrl);
-  const queues = openQueues(redis, config.queuePrefix);
+  const queues = await connectQueues(config.redisUrl, config.queuePrefix);
   try {
     await withRunStore(async (store, database) => {
       const started = performance.now();
@@ -73,7 +69,6 @@ export async function materializeOnWorkers(options: {
     });
   } finally {
     await queues.close();
-    redis.disconnect();
   }
 }
 
@@ -85,14 +80,14 @@ async function follow(store: RunStore, runId: string): Promise<string> {
   process.once('SIGTERM', onSignal);
   const shown = new Map<string, string>();
   try {
-    while (!interrupt.signal.aborted) {
-      const detail = await store.getRun(runId);
-      if (!detail) throw new Error(`run ${runId} disappeared`);
-      for (const node of detail.nodes) showNode(node, shown, detail.checks);
-      if (['succeeded', 'failed', 'canceled'].includes(detail.run.status)) return detail.run.status;
-      await sleep(POLL_MS, undefined, { signal: interrupt.signal }).catch(() => {});
-    }
-    return 'interrupted';
+    return await followRun(
+      store,
+      runId,
+      (detail) => {
+        for (const node of detail.nodes) showNode(node, shown, detail.checks);
+      },
+      interrupt.signal,
+    );
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -9,12 +9,10 @@ export function registerSchedule(program: Command): void {
     .description('create or update the monthly job scheduler (idempotent) and print the next fire times')
     .action(async () => {
       const config = loadConfig();
-      const { connectRedis } = await import('../../queues/connection.ts');
-      const { openQueues } = await import('../../queues/queues.ts');
+      const { connectQueues } = await import('../../queues/queues.ts');
       const { upsertMonthlySchedule, MONTHLY_PATTERN } = await import('../../queues/schedule.ts');
       const { SCHEDULER_ID } = await import('../../queues/catalog.ts');
-      const redis = await connectRedis(config.redisUrl);
-      const queues = openQueues(redis, config.queuePrefix);
+      const queues = await connectQueues(config.redisUrl, config.queuePrefix);
       try {
         await upsertMonthlySchedule(queues.schedule);
         const scheduler = await queues.schedule.getJobScheduler(SCHEDULER_ID);
@@ -30,7 +28,6 @@ export function registerSchedule(program: Command): void {
         }
       } finally {
         await queues.close();
-        redis.disconnect();
       }
     });
 }

@@ -1,4 +1,5 @@
 import { formatDuration, formatMetadata, formatTime } from '../../cli/format.ts';
+import { nodeId } from '../../engine/plan.ts';
 import type { CheckResultRow, RunNodeRow, RunRow, RunSummaryRow } from '../../engine/run-store.ts';
 import { type Html, html } from '../html.ts';
 import { statusBadge } from '../layout.ts';
@@ -31,7 +32,7 @@ export function runPage(run: RunRow, nodes: RunNodeRow[], checks: CheckResultRow
   <h2>Nodes</h2>
   <table id="nodes"><tr><th>node</th><th>status</th><th>attempts</th><th>started</th><th>duration</th><th>metadata / error</th><th>checks</th></tr>
   ${nodes.map((node) => {
-    const id = node.partitionKey ? `${node.assetKey}[${node.partitionKey}]` : node.assetKey;
+    const id = nodeId(node.assetKey, node.partitionKey);
     const nodeChecks = checks.filter(
       (c) => c.assetKey === node.assetKey && c.partitionKey === node.partitionKey,
     );

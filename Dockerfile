@@ -5,6 +5,9 @@ WORKDIR /app
 ENV NODE_ENV=production
 
 COPY package.json package-lock.json ./
+# npm ci applies them (postinstall: patch-package): postgres.js's fix for a connection that dies
+# inside a transaction.
+COPY patches ./patches
 RUN npm ci --omit=dev && npm cache clean --force
 
 COPY . .

@@ -2,9 +2,12 @@
 export type PipelineConfig = Readonly<{
   landingDir: string;
   exportDir: string;
-  /** Bad input rows to quarantine in rejected_rows instead of failing the load (SPEC §9). */
+  /** Bad input rows to quarantine in rejected_rows instead of failing the load (docs/contract.md §9). */
   allowBadRows: number;
-  /** The market group's sources and export target (SPEC §8); absent where nothing configured them. */
+  /**
+   * The market group's sources and export target (docs/contract.md §8); absent where nothing
+   * configured them.
+   */
   market?: MarketConfig;
 }>;
 

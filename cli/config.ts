@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../engine/errors.ts';
 
-/** SPEC §10 defaults; every process reads the environment once, here, and passes plain values on. */
+/** The defaults of docs/contract.md §10; every process reads the environment once, here, and passes plain values on. */
 export const DEFAULT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -37,6 +37,7 @@ const environmentSchema = z.object({
   EXPORT_DIR: z.string().min(1).default('./data/exports'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('pipeline'),
+  PIPELINE_EXECUTOR_LEASE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(30),
   ALPHA_VANTAGE_API_KEY: optionalText,
   ALPHA_VANTAGE_URL: url(['http:', 'https:']).default('https://www.alphavantage.co/query'),
   STOCK_SYMBOLS: z
@@ -65,6 +66,8 @@ export type Config = Readonly<{
   exportDir: string;
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   queuePrefix: string;
+  /** How long an in-process run stays its CLI's without a heartbeat before it counts as lost. */
+  executorLeaseSeconds: number;
   alphaVantage: { apiKey: string | undefined; url: string; symbols: string[]; start: string };
   azure: { connectionString: string; container: string } | undefined;
   dashboard: {
@@ -97,6 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     exportDir: resolve(e.EXPORT_DIR),
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
+    executorLeaseSeconds: e.PIPELINE_EXECUTOR_LEASE_SECONDS,
     alphaVantage: {
       apiKey: e.ALPHA_VANTAGE_API_KEY,
       url: e.ALPHA_VANTAGE_URL,

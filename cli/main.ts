@@ -1,15 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
 import { registerAssets } from './commands/assets.ts';
+import { registerCancel } from './commands/cancel.ts';
 import { registerDashboard } from './commands/dashboard.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerMaterialize } from './commands/materialize.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerRetry } from './commands/retry.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerSchedule } from './commands/schedule.ts';
 import { registerWorker } from './commands/worker.ts';
+import { withServiceHint } from './service-hints.ts';
 
 const program = new Command('pipeline')
   .description('A Dagster-style data asset pipeline on BullMQ and PostgreSQL')
@@ -20,6 +23,8 @@ registerGenerate(program);
 registerMigrate(program);
 registerAssets(program);
 registerMaterialize(program);
+registerRetry(program);
+registerCancel(program);
 registerRuns(program);
 registerWorker(program);
 registerSchedule(program);
@@ -46,7 +51,7 @@ function reportError(error: unknown): number {
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof PipelineError) {
-    process.stderr.write(`pipeline: ${error.message}\n`);
+    process.stderr.write(`pipeline: ${withServiceHint(error)}\n`);
     return error.exitCode;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);

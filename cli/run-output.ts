@@ -1,41 +1,90 @@
 import type { Database } from '../engine/database.ts';
-import type { RunEvent } from '../engine/executor.ts';
-import type { RunPlan } from '../engine/plan.ts';
-import { formatDuration, formatMetadata } from './format.ts';
+import { formatDuration, formatMetadata } from '../engine/format.ts';
+import type { RunEvent } from '../engine/in-process-executor.ts';
+import { idOf, type NodeRef } from '../engine/node.ts';
+import type { CheckResultRow, RunNodeRow } from '../engine/run-history.ts';
+import type { CheckRecord } from '../engine/run-store.ts';
 
-/** The CLI's human view of a run, shared by in-process and queued runs. */
+/** The CLI's human view of a run, the same whichever executor runs it. */
 
 /** The answers of the run's last partition, when the run computed them. */
-export async function summaryOf(plan: RunPlan, database: Database): Promise<string[]> {
-  const last = plan.partitions.at(-1);
+export async function summaryOf(nodes: readonly NodeRef[], database: Database): Promise<string[]> {
+  // Month keys sort as text.
+  const last =
+    nodes
+      .map((node) => node.partitionKey)
+      .sort()
+      .at(-1) ?? '';
   const { SUMMARIZED_ASSETS, partitionSummary } = await import('../assets/analytics/summary.ts');
-  const answered = plan.nodes.some(
+  const answered = nodes.some(
     (node) => node.partitionKey === last && (SUMMARIZED_ASSETS as readonly string[]).includes(node.assetKey),
   );
   return last && answered ? partitionSummary(database.sql, `${last}-01`) : [];
 }
 
+/** One line per node as it settles (in-process events). */
 export function printEvent(event: RunEvent): void {
-  const id = event.node.id;
+  const id = idOf(event.node);
   switch (event.type) {
-    case 'started':
-      return;
     case 'succeeded':
       console.log(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
+      printFailedChecks(event.checks);
       break;
     case 'retrying':
       console.log(
         `  ↻ ${id}  attempt ${event.attempt} failed, retrying in ${formatDuration(event.delayMs)}: ${event.reason}`,
       );
-      return;
+      break;
     case 'failed':
       console.log(`  ✗ ${id}  ${formatDuration(event.durationMs)}  ${event.reason}`);
+      printFailedChecks(event.checks);
       break;
-    case 'skipped':
-      console.log(`  – ${id}  ${event.reason}`);
-      return;
+    case 'canceled':
+      console.log(`  ⊘ ${id}  ${event.reason}`);
+      break;
   }
-  for (const check of event.checks.filter((c) => !c.passed)) {
+}
+
+/**
+ * Follows a run's nodes from their rows (runs on workers): each node's line is printed once per
+ * state it reaches, and each failed attempt that will be tried again once.
+ */
+export function nodePrinter(): (nodes: RunNodeRow[], checks: CheckResultRow[]) => void {
+  const shown = new Map<string, string>();
+  return (nodes, checks) => {
+    for (const node of nodes) {
+      const id = idOf(node);
+      // A retrying node is back in `queued` with its error: show each attempt's failure once.
+      const state = node.status === 'queued' && node.error ? `retry:${node.error}` : node.status;
+      if (shown.get(id) === state) continue;
+      shown.set(id, state);
+      const nodeChecks = checks.filter(
+        (c) => c.assetKey === node.assetKey && c.partitionKey === node.partitionKey,
+      );
+      const asRecords = nodeChecks.map((c) => ({
+        name: c.checkName,
+        severity: c.severity as CheckRecord['severity'],
+        passed: c.passed,
+        message: c.message ?? undefined,
+      }));
+      const durationMs = node.durationMs ?? 0;
+      if (node.status === 'succeeded') {
+        const metadata = (node.metadata ?? { rowCount: 0 }) as Extract<
+          RunEvent,
+          { type: 'succeeded' }
+        >['metadata'];
+        printEvent({ type: 'succeeded', node, durationMs, metadata, checks: asRecords });
+      } else if (node.status === 'failed') {
+        printEvent({ type: 'failed', node, durationMs, reason: node.error ?? 'failed', checks: asRecords });
+      } else if (node.status === 'canceled') {
+        printEvent({ type: 'canceled', node, reason: node.error ?? 'canceled' });
+      } else if (state.startsWith('retry:')) console.log(`  ↻ ${id}  ${node.error}`);
+    }
+  };
+}
+
+function printFailedChecks(checks: readonly CheckRecord[]): void {
+  for (const check of checks.filter((c) => !c.passed)) {
     console.log(
       `      ! check ${check.name} (${check.severity}) failed${check.message ? `: ${check.message}` : ''}`,
     );
@@ -45,12 +94,54 @@ export function printEvent(event: RunEvent): void {
 /** The closing line of a run and, when it computed them, the answers of its last partition. */
 export function printRunEnd(
   runId: string,
-  result: { status: string; succeeded: number; failed: number; skipped: number; pending: number },
+  status: string,
+  nodes: readonly RunNodeRow[],
   ms: number,
   summary: string[],
 ): void {
-  const parts = [`${result.succeeded} succeeded`, `${result.failed} failed`, `${result.skipped} skipped`];
-  if (result.pending > 0) parts.push(`${result.pending} not started`);
-  console.log(`run ${runId} ${result.status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
+  const count = (...wanted: string[]) => nodes.filter((node) => wanted.includes(node.status)).length;
+  const waiting = nodes.filter((node) => node.status === 'pending' || node.status === 'queued');
+  if (status === 'failed') {
+    printNotStarted(waiting, nodes);
+    if (count('failed') > 0) {
+      console.log(
+        `  re-execute the failed nodes once their cause is fixed: \`npx pipeline retry ${runId.slice(0, 8)}\``,
+      );
+    }
+  }
+  const parts = [`${count('succeeded')} succeeded`, `${count('failed')} failed`];
+  if (count('canceled') > 0) parts.push(`${count('canceled')} canceled`);
+  if (waiting.length > 0) parts.push(`${waiting.length} not started`);
+  console.log(`run ${runId} ${status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
   for (const line of summary) console.log(line);
+}
+
+const NOT_STARTED_SHOWN = 20;
+
+/** The nodes a failure kept from starting, each with the failed nodes upstream of it. */
+function printNotStarted(waiting: readonly RunNodeRow[], nodes: readonly RunNodeRow[]): void {
+  const byId = new Map(nodes.map((node) => [idOf(node), node]));
+  for (const node of waiting.slice(0, NOT_STARTED_SHOWN)) {
+    const causes = failedUpstream(node, byId);
+    const reason =
+      causes.length > 0 ? `upstream ${causes.join(', ')} failed` : 'its upstream did not succeed';
+    console.log(`  – ${idOf(node)}  not started: ${reason}`);
+  }
+  if (waiting.length > NOT_STARTED_SHOWN)
+    console.log(`  – … and ${waiting.length - NOT_STARTED_SHOWN} more not started`);
+}
+
+/** The failed or canceled nodes this one waits for, directly or through other waiting nodes. */
+function failedUpstream(node: RunNodeRow, byId: ReadonlyMap<string, RunNodeRow>): string[] {
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const pending = [...node.upstream];
+  for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+    const up = byId.get(id);
+    if (!up || seen.has(id) || up.status === 'succeeded') continue;
+    seen.add(id);
+    if (up.status === 'failed' || up.status === 'canceled') found.add(id);
+    else pending.push(...up.upstream);
+  }
+  return [...found].sort();
 }

@@ -6,13 +6,15 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import basicAuth from 'express-basic-auth';
 import type { PipelineConfig } from '../assets/config.ts';
 import type { Database } from '../engine/database.ts';
-import { PipelineError } from '../engine/errors.ts';
+import { PartitionRequiredError, PipelineError } from '../engine/errors.ts';
+import { launchRun, reexecuteRun } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import { planRun } from '../engine/plan.ts';
+import { RunHistory } from '../engine/run-history.ts';
 import { RunStore } from '../engine/run-store.ts';
 import { selectAssets } from '../engine/selection.ts';
+import { BullMqExecutor } from '../queues/bullmq-executor.ts';
 import type { PipelineQueues } from '../queues/queues.ts';
-import { startQueuedRun } from '../queues/runs.ts';
 import { bullBoardRouter } from './bull-board.ts';
 import { layoutGraph } from './graph-layout.ts';
 import { html } from './html.ts';
@@ -21,7 +23,6 @@ import { assetPage } from './pages/asset.ts';
 import { graphSvg } from './pages/assets-graph.ts';
 import { materializeForm } from './pages/materialize-form.ts';
 import { runPage, runsPage } from './pages/runs.ts';
-import { assetStates, latestChecks, materializationHistory } from './queries.ts';
 
 export type DashboardOptions = {
   graph: AssetGraph<PipelineConfig>;
@@ -33,11 +34,16 @@ export type DashboardOptions = {
 };
 
 const RUNS_PER_PAGE = 50;
+/** Pages look for runs whose executor went silent at most this often. */
+const REAP_EVERY_MS = 2_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The dashboard as an Express app: pages server-rendered from Postgres, Bull Board at /queues. */
 export function createDashboard(options: DashboardOptions): express.Express {
   const { graph, database, queues } = options;
-  const store = new RunStore(database.db);
+  const store = new RunStore(database.sql);
+  const history = new RunHistory(database);
+  const executor = queues ? new BullMqExecutor(queues.assets, graph) : undefined;
   const layout = layoutGraph(graph);
   const app = express();
   app.disable('x-powered-by');
@@ -61,6 +67,14 @@ export function createDashboard(options: DashboardOptions): express.Express {
     getCsrfTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
   app.use(cookieParser());
+  // A run whose in-process executor died (a CLI killed mid-run) must not show as running: the
+  // pages that show runs look for those first.
+  let reapedAt = 0;
+  app.use((req, _res, next) => {
+    if (req.method !== 'GET' || Date.now() - reapedAt < REAP_EVERY_MS) return next();
+    reapedAt = Date.now();
+    store.reapLostRuns().then(() => next(), next);
+  });
   const canMaterialize = Boolean(queues) && !options.readOnly;
   const view = (title: string, refreshSeconds?: number) => ({
     title,
@@ -71,8 +85,8 @@ export function createDashboard(options: DashboardOptions): express.Express {
     canMaterialize ? materializeForm(generateCsrfToken(req, res), selection) : undefined;
 
   app.get('/', async (req, res) => {
-    const states = await assetStates(database.sql, graph.keys);
-    const recent = await store.listRuns(10);
+    const states = await history.assetActivity(graph.keys);
+    const recent = await history.listRuns(10);
     const busy = [...states.values()].some((s) => s.status === 'running' || s.status === 'queued');
     res.send(
       page(
@@ -88,9 +102,9 @@ export function createDashboard(options: DashboardOptions): express.Express {
     const key = req.params.key;
     if (!graph.has(key)) return notFound(res, `no asset '${key}'`, Boolean(queues));
     const definition = graph.get(key);
-    const [history, checks, preview] = await Promise.all([
-      materializationHistory(database.sql, key),
-      latestChecks(database.sql, key),
+    const [materializations, checks, preview] = await Promise.all([
+      history.materializationHistory(key),
+      history.latestChecks(key),
       definition.preview?.(database.sql),
     ]);
     res.send(
@@ -101,7 +115,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
           preview,
           upstream: graph.upstreamOf(key),
           downstream: graph.downstreamOf(key),
-          history,
+          history: materializations,
           checks,
           form: form(req, res, `+${key}`),
         }),
@@ -111,7 +125,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
 
   app.get('/runs', async (req, res) => {
     const pageNumber = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
-    const runs = await store.listRuns(RUNS_PER_PAGE + 1, (pageNumber - 1) * RUNS_PER_PAGE);
+    const runs = await history.listRuns(RUNS_PER_PAGE + 1, (pageNumber - 1) * RUNS_PER_PAGE);
     const busy = runs.some((run) => run.status === 'running' || run.status === 'queued');
     res.send(
       page(
@@ -123,16 +137,60 @@ export function createDashboard(options: DashboardOptions): express.Express {
 
   app.get('/runs/:id', async (req, res) => {
     const id = req.params.id;
-    const detail = /^[0-9a-f-]{36}$/i.test(id) ? await store.getRun(id) : undefined;
+    const detail = UUID.test(id) ? await history.getRun(id) : undefined;
     if (!detail) return notFound(res, `no run '${id}'`, Boolean(queues));
-    const live = detail.run.status === 'running' || detail.run.status === 'queued';
-    res.send(
-      page(
-        view(`Run ${id.slice(0, 8)}`, live ? 2 : undefined),
-        runPage(detail.run, detail.nodes, detail.checks),
-      ),
-    );
+    const { run, nodes } = detail;
+    const live =
+      run.status === 'running' || run.status === 'queued' || nodes.some((n) => n.status === 'running');
+    const actions = options.readOnly
+      ? undefined
+      : {
+          csrfToken: generateCsrfToken(req, res),
+          // Re-executing needs the workers; canceling only the database.
+          reexecute:
+            Boolean(executor) &&
+            (run.status === 'failed' || run.status === 'canceled') &&
+            nodes.some((n) => n.status === 'failed' || n.status === 'canceled'),
+          cancel: run.status === 'running' || run.status === 'queued',
+        };
+    res.send(page(view(`Run ${id.slice(0, 8)}`, live ? 2 : undefined), runPage(detail, actions)));
   });
+
+  /** A run action: refused read-only (and without what it needs), CSRF-checked, then back to the run. */
+  const runAction = (path: string, act: (runId: string) => Promise<unknown>, needsWorkers: boolean) =>
+    app.post(
+      `/runs/:id/${path}`,
+      express.urlencoded({ extended: false, limit: '1kb' }),
+      doubleCsrfProtection,
+      async (req, res) => {
+        const id = String(req.params.id);
+        if (options.readOnly || (needsWorkers && !executor)) {
+          res.status(403).send(page(view('Not allowed'), html`<p>This dashboard cannot change runs.</p>`));
+          return;
+        }
+        if (!UUID.test(id)) return notFound(res, `no run '${id}'`, Boolean(queues));
+        try {
+          await act(id);
+          res.redirect(303, `/runs/${id}`);
+        } catch (error) {
+          if (!(error instanceof PipelineError)) throw error;
+          res
+            .status(409)
+            .send(
+              page(
+                view('Cannot do that'),
+                html`<p class="error">${error.message}</p><p><a href="/runs/${id}">back to the run</a></p>`,
+              ),
+            );
+        }
+      },
+    );
+  runAction(
+    'reexecute',
+    (runId) => reexecuteRun(store, executor as BullMqExecutor<PipelineConfig>, runId),
+    true,
+  );
+  runAction('cancel', (runId) => store.cancel(runId, 'canceled from the dashboard'), false);
 
   app.post(
     '/materialize',
@@ -154,10 +212,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
       const selection = blank(body.selection) ?? '';
       try {
         const plan = planRun(graph, selectAssets(graph, selection), range);
-        const runId = await startQueuedRun({
-          store,
-          queue: queues.assets,
-          graph,
+        const { runId } = await launchRun(store, executor as BullMqExecutor<PipelineConfig>, {
           plan,
           trigger: 'dashboard',
           selection,
@@ -165,12 +220,16 @@ export function createDashboard(options: DashboardOptions): express.Express {
         res.redirect(303, `/runs/${runId}`);
       } catch (error) {
         if (!(error instanceof PipelineError)) throw error;
+        const message =
+          error instanceof PartitionRequiredError
+            ? `${error.message}: give a partition, or a from and a to`
+            : error.message;
         res
           .status(400)
           .send(
             page(
               view('Cannot materialize'),
-              html`<p class="error">${error.message}</p><p><a href="/">back</a></p>`,
+              html`<p class="error">${message}</p><p><a href="/">back</a></p>`,
             ),
           );
       }

@@ -33,8 +33,9 @@ export type GenerateSummary = {
 const LANDING_ENTRIES = new Set(['channels.csv', 'customers', 'traffic']);
 
 /**
- * Writes a complete landing zone (SPEC §1) into a staging folder next to `out` and moves it into
- * place only when every file is written, so a failure or Ctrl-C never leaves half a drop behind.
+ * Writes a complete landing zone (docs/contract.md §1) into a staging folder next to `out` and
+ * moves it into place only when every file is written, so a failure or Ctrl-C never leaves half a
+ * drop behind.
  */
 export async function generateLandingZone(options: GenerateOptions): Promise<GenerateSummary> {
   const started = performance.now();

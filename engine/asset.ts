@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Sql, TransactionSql } from 'postgres';
-import type { Db } from './database.ts';
+import type { AnyDb } from './database.ts';
+import { firstDay, lastDay, monthKey, monthRange, parseMonth } from './months.ts';
 
 /**
  * Software-defined assets (Dagster's anchor): one object literal declares what an asset is, what
@@ -32,17 +33,21 @@ export type MetadataValue = number | string | boolean | null;
 /** What a materialization reports; stored with it and shown by `pipeline run ID`. */
 export type AssetMetadata = { rowCount: number } & Record<string, MetadataValue>;
 
-export type AssetContext<Config = unknown> = {
+/** The months of a dependency that one partition reads. */
+export type MonthWindow = {
+  /** The month keys (YYYY-MM), oldest first. */
+  months: readonly string[];
+  /** The first day of the oldest month (YYYY-MM-DD). */
+  first: string;
+  /** The last day of the newest month, the partition's own (YYYY-MM-DD). */
+  last: string;
+};
+
+type BaseContext<Config> = {
   runId: string;
   assetKey: string;
-  /** The partition key (YYYY-MM) of a partitioned asset. */
-  partition?: string;
-  /** The partition's first day, the value of `period` columns (YYYY-MM-01). */
-  period?: string;
-  /** The partition's last day (YYYY-MM-DD). */
-  asOf?: string;
-  /** Drizzle, inside the asset's transaction. */
-  db: Db;
+  /** Drizzle inside the asset's transaction (bring your own tables); built on first use. */
+  readonly db: AnyDb;
   /** The same transaction through postgres.js, for what Drizzle cannot say (COPY, set-based SQL). */
   sql: TransactionSql;
   log: Logger;
@@ -50,31 +55,70 @@ export type AssetContext<Config = unknown> = {
   config: Config;
 };
 
+/** What an unpartitioned asset's code sees. */
+export type UnpartitionedContext<Config = unknown> = BaseContext<Config> & {
+  partition?: undefined;
+  period?: undefined;
+  asOf?: undefined;
+};
+
+/** What a monthly partitioned asset's code sees: its partition, always there. */
+export type PartitionedContext<Config = unknown> = BaseContext<Config> & {
+  /** The partition key, YYYY-MM. */
+  partition: string;
+  /** The partition's first day, the value of `period` columns (YYYY-MM-01). */
+  period: string;
+  /** The partition's last day (YYYY-MM-DD). */
+  asOf: string;
+  /**
+   * The months of a partitioned dependency this partition reads, as its `deps` entry says: the
+   * trailing window of a `{ asset, window: n }` dependency, or the partition's own month.
+   */
+  window: (dependency: string) => MonthWindow;
+};
+
+export type AssetContext<Config = unknown> = UnpartitionedContext<Config> | PartitionedContext<Config>;
+
 export type CheckOutcome = { passed: boolean; message?: string; metadata?: Record<string, MetadataValue> };
 
 /**
  * Runs after the asset's writes, in its transaction, before the commit (write–audit–publish):
  * a failed `error` check rolls the write back and fails the asset; a failed `warn` is recorded.
  */
-export type AssetCheck<Config = unknown> = {
+export type AssetCheck<Config = unknown, Context = AssetContext<Config>> = {
   name: string;
   severity: 'error' | 'warn';
   description?: string;
-  run: (ctx: AssetContext<Config> & { metadata: AssetMetadata }) => Promise<CheckOutcome>;
+  run: (ctx: Context & { metadata: AssetMetadata }) => Promise<CheckOutcome>;
 };
 
-export type AssetSpec<Config = unknown> = {
+/** A check of a monthly partitioned asset: it sees the partition. */
+export type PartitionedCheck<Config = unknown> = AssetCheck<Config, PartitionedContext<Config>>;
+
+type CommonSpec = {
   key: string;
   group: string;
   description: string;
   deps?: AssetDependency[];
-  partitions?: PartitionsDefinition;
-  checks?: AssetCheck<Config>[];
   retry?: Partial<RetryPolicy>;
-  materialize: (ctx: AssetContext<Config>) => Promise<AssetMetadata>;
   /** A picture of the asset's current data (SVG markup) for its page in the dashboard. */
   preview?: (sql: Sql) => Promise<string>;
 };
+
+export type PartitionedAssetSpec<Config = unknown> = CommonSpec & {
+  partitions: PartitionsDefinition;
+  checks?: AssetCheck<Config, PartitionedContext<Config>>[];
+  materialize: (ctx: PartitionedContext<Config>) => Promise<AssetMetadata>;
+};
+
+export type UnpartitionedAssetSpec<Config = unknown> = CommonSpec & {
+  partitions?: undefined;
+  checks?: AssetCheck<Config, UnpartitionedContext<Config>>[];
+  materialize: (ctx: UnpartitionedContext<Config>) => Promise<AssetMetadata>;
+};
+
+/** Either kind: for code that defines both kinds alike (its `materialize` takes an AssetContext). */
+export type AssetSpec<Config = unknown> = PartitionedAssetSpec<Config> | UnpartitionedAssetSpec<Config>;
 
 export type AssetDefinition<Config = unknown> = Readonly<{
   key: string;
@@ -82,6 +126,7 @@ export type AssetDefinition<Config = unknown> = Readonly<{
   description: string;
   deps: readonly NormalizedDependency[];
   partitions: PartitionsDefinition | undefined;
+  /** The engine hands each its own kind of context (partitioned or not), as the spec declared. */
   checks: readonly AssetCheck<Config>[];
   retry: RetryPolicy;
   materialize: (ctx: AssetContext<Config>) => Promise<AssetMetadata>;
@@ -90,6 +135,9 @@ export type AssetDefinition<Config = unknown> = Readonly<{
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1_000 };
 
+export function defineAsset<Config = unknown>(spec: PartitionedAssetSpec<Config>): AssetDefinition<Config>;
+export function defineAsset<Config = unknown>(spec: UnpartitionedAssetSpec<Config>): AssetDefinition<Config>;
+export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDefinition<Config>;
 export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDefinition<Config> {
   return Object.freeze({
     key: spec.key,
@@ -97,9 +145,10 @@ export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDef
     description: spec.description,
     deps: (spec.deps ?? []).map(normalizeDependency),
     partitions: spec.partitions,
-    checks: spec.checks ?? [],
+    // The materializer builds the context the spec's kind promises (see materialize-node.ts).
+    checks: (spec.checks ?? []) as readonly AssetCheck<Config>[],
     retry: { ...DEFAULT_RETRY, ...spec.retry },
-    materialize: spec.materialize,
+    materialize: spec.materialize as (ctx: AssetContext<Config>) => Promise<AssetMetadata>,
     preview: spec.preview,
   });
 }
@@ -109,5 +158,22 @@ function normalizeDependency(dep: AssetDependency): NormalizedDependency {
   return {
     key: dep.asset,
     mapping: dep.window === undefined ? { kind: 'identity' } : { kind: 'window', months: dep.window },
+  };
+}
+
+/** The months of `dependency` that partition `partitionKey` of an asset reads, as its `deps` entry says. */
+export function dependencyWindow(
+  definition: Pick<AssetDefinition<never>, 'key' | 'deps'>,
+  partitionKey: string,
+  dependency: string,
+): MonthWindow {
+  const dep = definition.deps.find((d) => d.key === dependency);
+  if (!dep) throw new Error(`${definition.key} has no dependency '${dependency}'`);
+  const month = parseMonth(partitionKey);
+  const size = dep.mapping.kind === 'window' ? dep.mapping.months : 1;
+  return {
+    months: monthRange(month - size + 1, month).map(monthKey),
+    first: firstDay(month - size + 1),
+    last: lastDay(month),
   };
 }

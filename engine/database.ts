@@ -1,13 +1,13 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres, { type Sql, type TransactionSql } from 'postgres';
-import * as schema from '../schema/index.ts';
+import { engineSchema } from '../schema/engine.ts';
 import { redactUrl, ServiceUnreachableError } from './errors.ts';
 
-export type Db = PostgresJsDatabase<typeof schema>;
-export type Database = { sql: Sql; db: Db; url: string; close: () => Promise<void> };
-
-const POSTGRES_START_HINT =
-  'start it with `docker compose up -d postgres` (or your system service, e.g. `pg_ctlcluster 15 main start`), or set DATABASE_URL';
+/** Drizzle over the engine's own tables (runs, nodes, attempts, materializations, checks). */
+export type EngineDb = PostgresJsDatabase<typeof engineSchema>;
+/** Drizzle without a schema, for code that brings its own tables (assets). */
+export type AnyDb = PostgresJsDatabase;
+export type Database = { sql: Sql; db: EngineDb; url: string; close: () => Promise<void> };
 
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
@@ -23,29 +23,21 @@ const CONNECTION_ERROR_CODES = new Set([
   '57P03', // the database system is starting up / shutting down
 ]);
 
-/** Turns a failure to reach Postgres into one line naming the URL and how to fix it; anything else passes through. */
+/**
+ * Turns a failure to reach Postgres into one line naming the URL (password masked) and what went
+ * wrong; the caller may add how to fix it in its own words. Anything else passes through.
+ */
 export function explainPostgresError(error: unknown, url: string): unknown {
   const code = (error as { code?: string } | undefined)?.code;
   const shown = redactUrl(url);
+  const unreachable = (problem: 'unreachable' | 'no-database' | 'credentials', message: string) =>
+    new ServiceUnreachableError(message, { cause: error, service: 'postgres', problem });
   if (code && CONNECTION_ERROR_CODES.has(code)) {
-    return new ServiceUnreachableError(
-      `PostgreSQL is not reachable at ${shown} (${code}): ${POSTGRES_START_HINT}`,
-      {
-        cause: error,
-      },
-    );
+    return unreachable('unreachable', `PostgreSQL is not reachable at ${shown} (${code})`);
   }
-  if (code === '3D000') {
-    return new ServiceUnreachableError(
-      `PostgreSQL database in ${shown} does not exist: run \`npx pipeline migrate\` to create it`,
-      { cause: error },
-    );
-  }
+  if (code === '3D000') return unreachable('no-database', `PostgreSQL database in ${shown} does not exist`);
   if (code === '28P01' || code === '28000') {
-    return new ServiceUnreachableError(
-      `PostgreSQL rejected the credentials in ${shown}: check the user and password in DATABASE_URL`,
-      { cause: error },
-    );
+    return unreachable('credentials', `PostgreSQL rejected the credentials in ${shown}`);
   }
   return error;
 }
@@ -75,7 +67,7 @@ export async function openDatabase(url: string, options: OpenOptions = {}): Prom
     await sql.end({ timeout: 0 }).catch(() => {});
     throw explainPostgresError(error, options.shownUrl ?? url);
   }
-  return { sql, db: drizzle(sql, { schema }), url, close: () => sql.end({ timeout: 5 }) };
+  return { sql, db: drizzle(sql, { schema: engineSchema }), url, close: () => sql.end({ timeout: 5 }) };
 }
 
 /** The URL of the same server's maintenance database, used to create or drop databases. */
@@ -87,7 +79,7 @@ export function maintenanceUrl(url: string): string {
 
 export function databaseName(url: string): string {
   const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  if (!name) throw new ServiceUnreachableError(`DATABASE_URL ${redactUrl(url)} names no database`);
+  if (!name) throw new ServiceUnreachableError(`the database URL ${redactUrl(url)} names no database`);
   return name;
 }
 
@@ -118,9 +110,10 @@ export function quoteIdentifier(name: string): string {
 }
 
 /**
- * Drizzle over a postgres.js transaction. drizzle() reads (and adjusts) `client.options`, which a
- * transaction handle lacks; it shares the pool's, which drizzle already adjusted the same way.
+ * Drizzle over a postgres.js transaction, without a schema (the caller's tables are imported where
+ * used). drizzle() reads (and adjusts) `client.options`, which a transaction handle lacks; it shares
+ * the pool's, which postgres.js filled in when the pool was made.
  */
-export function drizzleInTransaction(tx: TransactionSql, pool: Sql): Db {
-  return drizzle(Object.assign(tx, { options: pool.options }) as unknown as Sql, { schema });
+export function drizzleInTransaction(tx: TransactionSql, pool: Sql): AnyDb {
+  return drizzle(Object.assign(tx, { options: pool.options }) as unknown as Sql);
 }

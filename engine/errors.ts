@@ -32,14 +32,35 @@ export class UsageError extends PipelineError {
   override readonly exitCode = 2;
 }
 
+/** A plan selects partitioned assets but names no partition; the caller says how to name one. */
+export class PartitionRequiredError extends UsageError {
+  readonly assets: readonly string[];
+  constructor(assets: readonly string[]) {
+    super(`partitioned asset(s) ${assets.join(', ')} need a partition or a range of partitions`);
+    this.assets = assets;
+  }
+}
+
 /** The environment is invalid (a bad URL, a missing pair of variables). */
 export class ConfigError extends PipelineError {
   override readonly exitCode = 2;
 }
 
-/** Postgres or Redis (or another service) does not answer. */
+export type ServiceProblem = 'unreachable' | 'no-database' | 'credentials';
+
+/**
+ * Postgres or Redis (or another service) does not answer. `service` and `problem` let the caller
+ * add, in its own words, how to fix it.
+ */
 export class ServiceUnreachableError extends PipelineError {
   override readonly exitCode = 3;
+  readonly service: string | undefined;
+  readonly problem: ServiceProblem | undefined;
+  constructor(message: string, options?: { cause?: unknown; service?: string; problem?: ServiceProblem }) {
+    super(message, options);
+    this.service = options?.service;
+    this.problem = options?.problem;
+  }
 }
 
 /** The user stopped the command (Ctrl-C); exit code 130 as a shell would report. */

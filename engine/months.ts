@@ -1,7 +1,7 @@
 import { UsageError } from './errors.ts';
 
 /**
- * Calendar months as partition keys (`YYYY-MM`, SPEC §2). A month is held as its index
+ * Calendar months as partition keys (`YYYY-MM`). A month is held as its index
  * year * 12 + (month - 1), so arithmetic is integer arithmetic and never touches time zones.
  */
 export type Month = number;

@@ -1,11 +1,12 @@
-import { UsageError } from './errors.ts';
+import { PartitionRequiredError, UsageError } from './errors.ts';
 import type { AssetGraph } from './graph.ts';
 import { type Month, monthKey, monthRange, parseMonth } from './months.ts';
+import { nodeId } from './node.ts';
 
 /**
- * Run planning (SPEC §4): which (asset, partition) nodes a run materializes and which nodes of the
- * same run each one waits for. Pure: no I/O. A dependency outside the run is assumed to be
- * materialized already and is not waited for.
+ * Run planning: which (asset, partition) nodes a run materializes and which nodes of the same run
+ * each one waits for. Pure: no I/O, linear in the nodes and their edges. A dependency outside the
+ * run is assumed to be materialized already and is not waited for.
  */
 
 export type PlanNode = {
@@ -24,10 +25,6 @@ export type RunPlan = {
   partitions: string[];
 };
 
-export function nodeId(assetKey: string, partitionKey: string): string {
-  return partitionKey === '' ? assetKey : `${assetKey}[${partitionKey}]`;
-}
-
 /** Every month key from `from` to `to`, inclusive; invalid keys or from > to are a UsageError. */
 export function partitionKeys(from: string, to: string): string[] {
   return partitionMonths(from, to).map(monthKey);
@@ -36,7 +33,7 @@ export function partitionKeys(from: string, to: string): string[] {
 function partitionMonths(from: string, to: string): Month[] {
   const first = parseMonth(from, 'partition');
   const last = parseMonth(to, 'partition');
-  if (first > last) throw new UsageError(`partition range ${from}..${to} is empty: --from is after --to`);
+  if (first > last) throw new UsageError(`partition range ${from}..${to} is empty: it starts after it ends`);
   return monthRange(first, last);
 }
 
@@ -54,15 +51,14 @@ export function planRun<C>(
   const inRun = new Set(selected);
   const assets = graph.order.filter((key) => inRun.has(key));
   const partitioned = assets.filter((key) => graph.get(key).partitions !== undefined);
+  if (partitioned.length > 0 && !partitions) throw new PartitionRequiredError(partitioned);
+  // A given range is checked even when nothing selected is partitioned.
   const months = partitions ? partitionMonths(partitions.from, partitions.to) : [];
-  if (partitioned.length > 0 && !partitions) {
-    throw new UsageError(
-      `partitioned asset(s) ${partitioned.join(', ')} need a partition: ` +
-        'pass --partition YYYY-MM or --from YYYY-MM --to YYYY-MM',
-    );
-  }
   const runMonths = partitioned.length > 0 ? months : [];
+  const firstMonth = runMonths[0] ?? 0;
   const position = new Map(graph.order.map((key, index) => [key, index]));
+  const keysOf = (assetKey: string, months: readonly Month[]) =>
+    months.map((m) => nodeId(assetKey, monthKey(m)));
 
   const nodes: PlanNode[] = [];
   for (const assetKey of assets) {
@@ -73,17 +69,14 @@ export function planRun<C>(
     for (const month of asset.partitions ? runMonths : [undefined]) {
       const upstream: string[] = [];
       for (const dep of deps) {
-        if (!graph.get(dep.key).partitions) {
-          upstream.push(nodeId(dep.key, ''));
-          continue;
+        if (!graph.get(dep.key).partitions) upstream.push(nodeId(dep.key, ''));
+        else if (month === undefined) upstream.push(...keysOf(dep.key, runMonths));
+        else if (dep.mapping.kind === 'identity') upstream.push(nodeId(dep.key, monthKey(month)));
+        else {
+          // The window's months that this run materializes: the run's months are one range.
+          const from = Math.max(firstMonth, month - dep.mapping.months + 1);
+          upstream.push(...keysOf(dep.key, monthRange(from, month)));
         }
-        const wanted =
-          month === undefined
-            ? runMonths
-            : runMonths.filter((m) =>
-                dep.mapping.kind === 'window' ? m > month - dep.mapping.months && m <= month : m === month,
-              );
-        for (const m of wanted) upstream.push(nodeId(dep.key, monthKey(m)));
       }
       const partitionKey = month === undefined ? '' : monthKey(month);
       nodes.push({ id: nodeId(assetKey, partitionKey), assetKey, partitionKey, upstream });

@@ -1,20 +1,43 @@
-import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
-import { checkResults, materializations, runNodes, runs } from '../schema/engine.ts';
+import type { Sql, TransactionSql } from 'postgres';
 import type { AssetMetadata, MetadataValue } from './asset.ts';
-import type { Db } from './database.ts';
-import type { PlanNode, RunPlan } from './plan.ts';
+import { PipelineError, UsageError } from './errors.ts';
+import { idOf, type NodeRef } from './node.ts';
+import type { RunPlan } from './plan.ts';
 
-export type RunTrigger = 'cli' | 'schedule' | 'dashboard' | 'demo';
+/**
+ * The one node protocol, in PostgreSQL: every executor (in-process or BullMQ workers on many
+ * machines) records runs and moves their nodes through the same statements, so readiness, failure
+ * and a run's status are decided here and nowhere else.
+ *
+ *   createRun   run + nodes; the nodes with nothing to wait for are `queued` (to dispatch)
+ *   startNode   queued → running, a new attempt (commits on its own: `running` is visible)
+ *   completeNode  inside the asset's own transaction: running → succeeded, its materialization
+ *               and checks recorded, the nodes it unblocked claimed (→ queued, returned to
+ *               dispatch) and the run settled — one commit, atomic with the asset's write
+ *   failNode    the attempt failed: back to queued (to be tried again), failed for good, or
+ *               canceled; the run settled
+ *
+ * A node that fails for good leaves its downstream `pending`: the run ends `failed` once nothing
+ * is queued or running, and re-executing it (or retrying the failed job) goes on from there.
+ * Every statement that settles a run first locks the run's row, so two nodes finishing at once
+ * never both see the other still running, and a join's last upstream claims it exactly once.
+ */
+
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-export type NodeStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'skipped';
-export type Executor = 'in-process' | 'bullmq';
+export type NodeStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
 
 export type NewRun = {
-  trigger: RunTrigger;
+  /** Who started it, in the caller's words (cli, schedule, …). */
+  trigger: string;
   selection: string;
-  executor: Executor;
+  /** The executor that dispatches its nodes (Executor.kind). */
+  executor: string;
   plan: RunPlan;
   config?: Record<string, unknown>;
+  /** For an executor that holds the run in its process: how long it stays owned without a heartbeat. */
+  leaseSeconds?: number;
+  /** Idempotency: when a run with this key exists already, it is returned instead of a new one. */
+  runKey?: string;
 };
 
 export type CheckRecord = {
@@ -25,411 +48,422 @@ export type CheckRecord = {
   metadata?: Record<string, MetadataValue>;
 };
 
-export type NodeRef = Pick<PlanNode, 'assetKey' | 'partitionKey'>;
+export type StartedNode =
+  | { state: 'started'; attempt: number; runConfig: Record<string, unknown> }
+  /** Already succeeded (a job delivered again): nothing to do but make sure the run goes on. */
+  | { state: 'done' }
+  /** Its run was canceled. */
+  | { state: 'canceled' }
+  /** Still waiting for upstream nodes (a job that should not exist yet). */
+  | { state: 'blocked' }
+  /** No such run or node. */
+  | { state: 'missing' };
 
-export type RunRow = typeof runs.$inferSelect;
-export type RunNodeRow = typeof runNodes.$inferSelect;
-export type CheckResultRow = typeof checkResults.$inferSelect;
-export type RunSummaryRow = RunRow & { nodeCounts: Partial<Record<NodeStatus, number>> };
+export type NodeSuccess = { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] };
 
-/** Only the two key columns: a PlanNode also carries its id, which must not reach an insert. */
-const nodeKey = (node: NodeRef) => ({ assetKey: node.assetKey, partitionKey: node.partitionKey });
+/** How an attempt that did not succeed ends: tried again, failed for good, or canceled with its run. */
+export type AttemptEnd = 'retrying' | 'failed' | 'canceled';
 
-const nodeWhere = (runId: string, node: NodeRef) =>
-  and(
-    eq(runNodes.runId, runId),
-    eq(runNodes.assetKey, node.assetKey),
-    eq(runNodes.partitionKey, node.partitionKey),
-  );
+export type NodeFailure = {
+  durationMs: number;
+  /** The failure's own message (the node row names the node already). */
+  error: string;
+  /** The stack of what caused it, for `run ID` and the run page. */
+  cause?: string;
+  checks: CheckRecord[];
+  end: AttemptEnd;
+};
 
-/** Run history in Postgres: runs, their nodes, materialization events and check results. */
+/** The node's run was canceled while it ran: its write is rolled back, the node recorded canceled. */
+export class RunCanceledError extends PipelineError {}
+
+/**
+ * Another attempt took the node over while this one ran (a job handed on by stall detection):
+ * this attempt's write is rolled back and it records nothing.
+ */
+export class NodeSupersededError extends PipelineError {}
+
+/** Run ids as users type them: the first characters are enough. */
+export function shortId(runId: string): string {
+  return runId.slice(0, 8);
+}
+
 export class RunStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  async createRun(run: NewRun): Promise<string> {
-    const partitions = run.plan.partitions;
-    return this.db.transaction(async (tx) => {
-      const [created] = await tx
-        .insert(runs)
-        .values({
-          trigger: run.trigger,
-          selection: run.selection,
-          executor: run.executor,
-          partitionFrom: partitions[0] ?? null,
-          partitionTo: partitions[partitions.length - 1] ?? null,
-          config: run.config ?? {},
-        })
-        .returning({ id: runs.id });
-      if (!created) throw new Error('run was not created');
-      if (run.plan.nodes.length > 0) {
-        await tx.insert(runNodes).values(
-          run.plan.nodes.map((node, position) => ({
-            runId: created.id,
-            position,
-            assetKey: node.assetKey,
-            partitionKey: node.partitionKey,
-            upstream: node.upstream,
-          })),
-        );
+  /**
+   * Records a run and its nodes in one transaction (one statement for any number of nodes), with
+   * the nodes that wait for nothing already `queued`: those are what the caller dispatches first.
+   */
+  async createRun(run: NewRun): Promise<{ runId: string; ready: NodeRef[]; existing: boolean }> {
+    const { nodes, partitions } = run.plan;
+    const position = new Map(nodes.map((node, index) => [node.id, index]));
+    const downstream: number[][] = nodes.map(() => []);
+    nodes.forEach((node, index) => {
+      for (const up of node.upstream) downstream[position.get(up) ?? -1]?.push(index);
+    });
+    return this.sql.begin(async (tx) => {
+      const [created] = await tx<{ id: string }[]>`
+        insert into runs (trigger, selection, executor, partition_from, partition_to, config, status,
+          finished_at, lease_until, run_key)
+        values (${run.trigger}, ${run.selection}, ${run.executor}, ${partitions[0] ?? null},
+          ${partitions.at(-1) ?? null}, ${json(run.config ?? {})}::jsonb,
+          ${nodes.length === 0 ? 'succeeded' : 'queued'}, ${nodes.length === 0 ? tx`now()` : null},
+          ${run.leaseSeconds && nodes.length > 0 ? tx`now() + make_interval(secs => ${run.leaseSeconds})` : null},
+          ${run.runKey ?? null})
+        on conflict (run_key) do nothing
+        returning id`;
+      if (!created) {
+        // Another run holds the key (a tick delivered twice): that one is the run.
+        const [existing] = await tx<
+          { id: string }[]
+        >`select id from runs where run_key = ${run.runKey ?? null}`;
+        if (!existing) throw new Error('run was not created');
+        return { runId: existing.id, ready: [], existing: true };
       }
-      return created.id;
-    });
-  }
-
-  async markRunStarted(runId: string): Promise<void> {
-    await this.db
-      .update(runs)
-      .set({ status: 'running', startedAt: sql`coalesce(${runs.startedAt}, now())` })
-      .where(eq(runs.id, runId));
-  }
-
-  async markNodeRunning(runId: string, node: NodeRef, attempt: number): Promise<void> {
-    await this.db
-      .update(runNodes)
-      .set({ status: 'running', attempts: attempt, startedAt: sql`now()`, error: null, errorCause: null })
-      .where(nodeWhere(runId, node));
-  }
-
-  /** Marks the node done and records the materialization event, atomically. */
-  async markNodeSucceeded(
-    runId: string,
-    node: NodeRef,
-    durationMs: number,
-    metadata: AssetMetadata,
-  ): Promise<void> {
-    await this.db.transaction((tx) => recordSuccess(tx, runId, node, durationMs, metadata));
-  }
-
-  async markNodeFailed(
-    runId: string,
-    node: NodeRef,
-    failure: { durationMs: number; error: string; cause?: string },
-  ): Promise<void> {
-    await recordFailure(this.db, runId, node, failure);
-  }
-
-  /** The run's nodes in one status, in plan order. */
-  async nodesWithStatus(runId: string, status: NodeStatus): Promise<NodeRef[]> {
-    return this.db
-      .select({ assetKey: runNodes.assetKey, partitionKey: runNodes.partitionKey })
-      .from(runNodes)
-      .where(and(eq(runNodes.runId, runId), eq(runNodes.status, status)))
-      .orderBy(runNodes.position);
-  }
-
-  /** The run a scheduler tick started, if it started one (ticks may be delivered twice). */
-  async findRunByTick(tickId: string): Promise<string | undefined> {
-    const [row] = await this.db
-      .select({ id: runs.id })
-      .from(runs)
-      .where(and(eq(runs.trigger, 'schedule'), sql`${runs.config}->>'tickId' = ${tickId}`))
-      .limit(1);
-    return row?.id;
-  }
-
-  /** A failed attempt that will be tried again: the node waits in the queue, its error shown. */
-  async markNodeRetrying(runId: string, node: NodeRef, error: string): Promise<void> {
-    await this.db.update(runNodes).set({ status: 'queued', error }).where(nodeWhere(runId, node));
-  }
-
-  /**
-   * Moves to `queued` every pending node whose upstream nodes all succeeded, and returns them:
-   * the nodes to hand to workers now. Completions of one run are serialized on the run's row, and
-   * each claim runs after its own node's success committed, so the last of two upstream nodes
-   * finishing at once always sees both done (a diamond is never stuck), and a node is claimed once.
-   */
-  async claimReadyNodes(runId: string): Promise<NodeRef[]> {
-    return this.db.transaction(async (tx) => {
-      await lockRun(tx, runId);
-      return claimReady(tx, runId);
+      if (nodes.length === 0) return { runId: created.id, ready: [], existing: false };
+      // Arrays of arrays must be rectangular in PostgreSQL: each node's lists travel as text.
+      const ready = await tx<{ asset_key: string; partition_key: string; ready: boolean }[]>`
+        insert into run_nodes (run_id, position, asset_key, partition_key, upstream, downstream, waiting, status)
+        select ${created.id}, n.position, n.asset_key, n.partition_key, n.upstream::text[],
+          n.downstream::int[], n.waiting, case when n.waiting = 0 then 'queued' else 'pending' end
+        from unnest(${nodes.map((_, i) => i)}::int[], ${nodes.map((n) => n.assetKey)}::text[],
+          ${nodes.map((n) => n.partitionKey)}::text[], ${nodes.map((n) => pgArray(n.upstream))}::text[],
+          ${downstream.map(pgArray)}::text[], ${nodes.map((n) => n.upstream.length)}::int[])
+          as n(position, asset_key, partition_key, upstream, downstream, waiting)
+        returning asset_key, partition_key, (waiting = 0) as ready, position`;
+      return { runId: created.id, ready: nodeRefs(ready.filter((row) => row.ready)), existing: false };
     });
   }
 
   /**
-   * The run's status from its nodes, for runs whose nodes progress on their own (workers):
-   * succeeded when every node did; failed once nothing is queued or running and a node failed
-   * (its downstream stays pending, so retrying the failed node resumes the run); else running.
-   * Settlements of one run are serialized on the run's row: otherwise two nodes finishing at once
-   * could each count the other as still running, and the earlier count's 'running' could land
-   * after the later one's verdict, leaving a finished run 'running' for ever.
+   * An executor takes up a node, in one statement that commits on its own (so `running` is
+   * visible): the node becomes `running` with a new attempt. Rarely a second statement follows: the
+   * run's first node (or a failed run resumed by a retried job) makes the run `running`, and an
+   * attempt a dead executor left `running` is recorded as abandoned (its transaction was rolled
+   * back with its connection).
    */
-  async settleRun(runId: string): Promise<RunStatus> {
-    return this.db.transaction(async (tx) => {
-      await lockRun(tx, runId);
-      return settle(tx, runId);
-    });
+  async startNode(runId: string, node: NodeRef): Promise<StartedNode> {
+    const { assetKey, partitionKey } = node;
+    const [row] = await this.sql<
+      {
+        run_status: RunStatus | null;
+        config: Record<string, unknown> | null;
+        was: NodeStatus | null;
+        attempt: number | null;
+        started_at: string | null;
+      }[]
+    >`
+      with run as (select status, config from runs where id = ${runId}),
+      before as (
+        select status, attempts, started_at from run_nodes
+        where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey} for update),
+      node as (
+        update run_nodes n set status = 'running', attempts = n.attempts + 1, started_at = now(),
+          finished_at = null, duration_ms = null
+        from before b
+        where n.run_id = ${runId} and n.asset_key = ${assetKey} and n.partition_key = ${partitionKey}
+          and b.status in ('queued', 'running', 'failed') and (select status from run) <> 'canceled'
+        returning n.attempts)
+      select (select status from run) as run_status, (select config from run) as config,
+        b.status as was, (select attempts from node) as attempt, b.started_at::text as started_at
+      from (select 1) one left join before b on true`;
+    if (!row?.run_status || !row.was) return { state: 'missing' };
+    if (row.attempt === null) {
+      if (row.run_status === 'canceled') return { state: 'canceled' };
+      if (row.was === 'succeeded') return { state: 'done' };
+      return row.was === 'pending' ? { state: 'blocked' } : { state: 'canceled' };
+    }
+    if (row.was === 'running' || row.run_status === 'queued' || row.run_status === 'failed') {
+      await this.sql`
+        with abandoned as (
+          insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at, error)
+          select ${runId}, ${assetKey}, ${partitionKey}, ${row.attempt - 1}, 'failed',
+            coalesce(${row.started_at}::timestamptz, now()), now(),
+            'abandoned: its executor stopped before the attempt ended (its transaction was rolled back)'
+          where ${row.was} = 'running'
+          on conflict do nothing)
+        update runs set status = 'running', started_at = coalesce(started_at, now()), finished_at = null, error = null
+        where id = ${runId} and status in ('queued', 'failed')`;
+    }
+    return { state: 'started', attempt: row.attempt, runConfig: row.config ?? {} };
   }
 
   /**
-   * A worker takes up a node, in one statement: the run becomes 'running' (a failed run resumed
-   * by a retry included), the node 'running' with this attempt. Answers 'done' when the node had
-   * already succeeded (a job delivered again) and 'missing' when the run has no such node.
+   * The node's attempt succeeded: recorded in the asset's own transaction `tx` just before it
+   * commits, with the nodes it unblocked claimed and the run settled — statements sent together,
+   * one round trip. Throws (rolling the write back) RunCanceledError when the run was canceled,
+   * NodeSupersededError when another attempt took the node over.
    */
-  async startNode(
+  async completeNode(
+    tx: TransactionSql,
     runId: string,
     node: NodeRef,
     attempt: number,
-  ): Promise<
-    { state: 'started'; runConfig: Record<string, unknown> } | { state: 'done' } | { state: 'missing' }
-  > {
-    const [row] = await this.db.execute<{
-      config: Record<string, unknown> | null;
-      started: boolean;
-      known: boolean;
-    }>(sql`
-      with node as (
-        update run_nodes set status = 'running', attempts = ${attempt}, started_at = now(), error = null, error_cause = null
-        where run_id = ${runId} and asset_key = ${node.assetKey} and partition_key = ${node.partitionKey}
-          and status <> 'succeeded'
-        returning 1),
-      run as (
-        update runs set status = 'running', started_at = coalesce(started_at, now()), finished_at = null
-        where id = ${runId} and status not in ('running', 'canceled') and exists (select 1 from node)
-        returning 1)
-      select (select config from runs where id = ${runId}) as config,
-        exists (select 1 from node) as started,
-        exists (select 1 from run_nodes where run_id = ${runId} and asset_key = ${node.assetKey}
-          and partition_key = ${node.partitionKey}) as known`);
-    if (!row?.known) return { state: 'missing' };
-    if (!row.started) return { state: 'done' };
-    return { state: 'started', runConfig: row.config ?? {} };
+    result: NodeSuccess,
+  ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
+    const { assetKey, partitionKey } = node;
+    const metadata = json(result.metadata);
+    const [[run], [completed], , [settled]] = await Promise.all([
+      lockRun(tx, runId),
+      tx<{ completed: number; ready: NodeRef[] }[]>`
+        with done as (
+          update run_nodes set status = 'succeeded', finished_at = now(), duration_ms = ${result.durationMs},
+            metadata = ${metadata}::jsonb, error = null, error_cause = null
+          where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey}
+            and status = 'running' and attempts = ${attempt}
+          returning downstream, started_at),
+        attempt as (
+          insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at, duration_ms)
+          select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, 'succeeded', started_at, now(), ${result.durationMs}
+          from done),
+        event as (
+          insert into materializations (run_id, asset_key, partition_key, duration_ms, metadata)
+          select ${runId}, ${assetKey}, ${partitionKey}, ${result.durationMs}, ${metadata}::jsonb from done),
+        -- Row locks in position order, so two completions releasing the same joins never deadlock.
+        locked as (
+          select n.position from run_nodes n, done
+          where n.run_id = ${runId} and n.position = any (done.downstream)
+          order by n.position for update of n),
+        claimed as (
+          update run_nodes n set waiting = n.waiting - 1,
+            status = case when n.waiting = 1 and n.status = 'pending' then 'queued' else n.status end
+          from locked where n.run_id = ${runId} and n.position = locked.position
+          returning n.asset_key, n.partition_key, n.position, n.status)
+        select (select count(*)::int from done) as completed,
+          coalesce((select json_agg(json_build_object('assetKey', asset_key, 'partitionKey', partition_key)
+            order by position) from claimed where status = 'queued'), '[]'::json) as ready`,
+      insertChecks(tx, runId, node, result.checks),
+      settle(tx, runId),
+    ]);
+    if (run?.status === 'canceled') throw new RunCanceledError(`run ${shortId(runId)} was canceled`);
+    if (!completed?.completed) {
+      throw new NodeSupersededError(
+        `${idOf(node)} is no longer attempt ${attempt}'s: another attempt took it over`,
+      );
+    }
+    return { ready: completed.ready, status: settled?.status ?? 'running' };
+  }
+
+  /** The node's attempt did not succeed: recorded with its checks, and the run settled. */
+  async failNode(runId: string, node: NodeRef, attempt: number, failure: NodeFailure): Promise<RunStatus> {
+    const { assetKey, partitionKey } = node;
+    const nodeStatus = { retrying: 'queued', failed: 'failed', canceled: 'canceled' }[failure.end];
+    const attemptStatus = failure.end === 'retrying' ? 'failed' : failure.end;
+    return this.sql.begin(async (tx) => {
+      const [, , , [settled]] = await Promise.all([
+        lockRun(tx, runId),
+        tx`
+          with node as (
+            update run_nodes set status = ${nodeStatus}, duration_ms = ${failure.durationMs},
+              finished_at = case when ${nodeStatus} = 'queued' then null else now() end,
+              error = ${failure.end === 'retrying' ? `attempt ${attempt} failed: ${failure.error}` : failure.error},
+              error_cause = ${failure.cause ?? null}
+            where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey}
+              and status = 'running' and attempts = ${attempt}
+            returning started_at)
+          insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at,
+            duration_ms, error, error_cause)
+          select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, ${attemptStatus}, started_at, now(),
+            ${failure.durationMs}, ${failure.error}, ${failure.cause ?? null}
+          from node`,
+        insertChecks(tx, runId, node, failure.checks),
+        settle(tx, runId),
+      ]);
+      return settled?.status ?? 'running';
+    });
+  }
+
+  /** The run's `queued` nodes, in plan order: what a resumed run hands to its executor again. */
+  async queuedNodes(runId: string): Promise<NodeRef[]> {
+    const rows = await this.sql<{ asset_key: string; partition_key: string }[]>`
+      select asset_key, partition_key from run_nodes
+      where run_id = ${runId} and status = 'queued' order by position`;
+    return nodeRefs(rows);
   }
 
   /**
-   * A node succeeded, in one transaction serialized on the run: the node and its materialization
-   * and checks are recorded, the nodes it unblocked are claimed (returned, to enqueue) and, when
-   * none were, the run is settled.
+   * Re-execute from failure: the run's failed and canceled nodes go back to `pending`, those with
+   * nothing left to wait for are claimed (returned, to dispatch) and the run is `running` again,
+   * now on `executor`. Earlier attempts and their errors stay in node_attempts.
    */
-  async completeNode(
-    runId: string,
-    node: NodeRef,
-    result: { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] },
-  ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
-    return this.db.transaction(async (tx) => {
-      await lockRun(tx, runId);
-      await recordSuccess(tx, runId, node, result.durationMs, result.metadata);
-      await insertChecks(tx, runId, node, result.checks);
-      const ready = await claimReady(tx, runId);
-      return { ready, status: ready.length > 0 ? 'running' : await settle(tx, runId) };
+  async reexecute(runId: string, executor: string, leaseSeconds?: number): Promise<NodeRef[]> {
+    return this.sql.begin(async (tx) => {
+      const status = await lockedStatus(tx, runId);
+      if (status === undefined) throw new UsageError(`no run ${runId}`);
+      if (status === 'queued' || status === 'running') {
+        throw new UsageError(`run ${shortId(runId)} is still ${status}: re-execute it once it has ended`);
+      }
+      const reset = await tx`
+        update run_nodes set status = 'pending', error = null, error_cause = null, finished_at = null
+        where run_id = ${runId} and status in ('failed', 'canceled')`;
+      if (reset.count === 0) {
+        throw new UsageError(`run ${shortId(runId)} ${status} with no failed node: nothing to re-execute`);
+      }
+      const ready = await tx<{ asset_key: string; partition_key: string; position: number }[]>`
+        update run_nodes set status = 'queued'
+        where run_id = ${runId} and status = 'pending' and waiting = 0
+        returning asset_key, partition_key, position`;
+      await tx`
+        update runs set status = 'running', executor = ${executor}, finished_at = null, error = null,
+          lease_until = ${leaseSeconds ? tx`now() + make_interval(secs => ${leaseSeconds})` : null}
+        where id = ${runId}`;
+      return nodeRefs([...ready].sort((a, b) => a.position - b.position));
     });
   }
 
-  /** A node failed for good: recorded with its checks, and the run settled, in one transaction. */
-  async failNode(
-    runId: string,
-    node: NodeRef,
-    failure: { durationMs: number; error: string; cause?: string; checks: CheckRecord[] },
-  ): Promise<RunStatus> {
-    return this.db.transaction(async (tx) => {
-      await lockRun(tx, runId);
-      await recordFailure(tx, runId, node, failure);
-      await insertChecks(tx, runId, node, failure.checks);
-      return settle(tx, runId);
+  /**
+   * Cancels a run that has not ended: its pending and queued nodes become `canceled` and the run
+   * `canceled`. Running nodes are aborted by their executors, which watch for this (their
+   * transactions roll back) and record them canceled. Returns how many were running.
+   */
+  async cancel(runId: string, reason: string): Promise<{ running: number }> {
+    return this.sql.begin(async (tx) => {
+      const status = await lockedStatus(tx, runId);
+      if (status === undefined) throw new UsageError(`no run ${runId}`);
+      if (status !== 'queued' && status !== 'running') {
+        throw new UsageError(`run ${shortId(runId)} has already ended (${status}): nothing to cancel`);
+      }
+      await tx`
+        update run_nodes set status = 'canceled', error = ${reason}, finished_at = now()
+        where run_id = ${runId} and status in ('pending', 'queued')`;
+      await tx`update runs set status = 'canceled', error = ${reason}, finished_at = now() where id = ${runId}`;
+      const [row] = await tx<{ running: number }[]>`
+        select count(*)::int as running from run_nodes where run_id = ${runId} and status = 'running'`;
+      return { running: row?.running ?? 0 };
     });
   }
 
-  async markNodesSkipped(runId: string, nodes: NodeRef[], reason: string): Promise<void> {
-    for (const node of nodes) {
-      await this.db
-        .update(runNodes)
-        .set({ status: 'skipped', error: reason, finishedAt: sql`now()` })
-        .where(and(nodeWhere(runId, node), eq(runNodes.status, 'pending')));
-    }
+  /**
+   * An executor holding runs in its process says it is alive: their leases are extended, and it
+   * learns each one's status (to abort the nodes of a run canceled meanwhile).
+   */
+  async heartbeat(runIds: readonly string[], leaseSeconds: number): Promise<Map<string, RunStatus>> {
+    if (runIds.length === 0) return new Map();
+    const rows = await this.sql<{ id: string; status: RunStatus }[]>`
+      with extended as (
+        update runs set lease_until = now() + make_interval(secs => ${leaseSeconds})
+        where id = any (${runIds as string[]}::uuid[]) and lease_until is not null
+        returning id)
+      select id, status from runs where id = any (${runIds as string[]}::uuid[])`;
+    return new Map(rows.map((row) => [row.id, row.status]));
   }
 
-  async recordChecks(runId: string, node: NodeRef, checks: CheckRecord[]): Promise<void> {
-    await insertChecks(this.db, runId, node, checks);
+  async runStatus(runId: string): Promise<RunStatus> {
+    const [row] = await this.sql<{ status: RunStatus }[]>`select status from runs where id = ${runId}`;
+    if (!row) throw new Error(`run ${runId} disappeared`);
+    return row.status;
   }
 
-  /** Settles the run's status from its nodes: succeeded only if every node succeeded. */
-  async finishRun(runId: string, options: { canceled?: boolean; error?: string } = {}): Promise<RunStatus> {
-    const nodes = await this.db
-      .select({ status: runNodes.status, n: count() })
-      .from(runNodes)
-      .where(eq(runNodes.runId, runId))
-      .groupBy(runNodes.status);
-    const allSucceeded = nodes.every((row) => row.status === 'succeeded');
-    const status: RunStatus = options.canceled ? 'canceled' : allSucceeded ? 'succeeded' : 'failed';
-    await this.db
-      .update(runs)
-      .set({ status, finishedAt: sql`now()`, error: options.error ?? null })
-      .where(eq(runs.id, runId));
-    return status;
+  /** The executor let go of the run (it ended, or it was canceled and its nodes settled). */
+  async releaseLease(runId: string): Promise<void> {
+    await this.sql`update runs set lease_until = null where id = ${runId}`;
   }
 
-  async getRun(
-    runId: string,
-  ): Promise<{ run: RunRow; nodes: RunNodeRow[]; checks: CheckResultRow[] } | undefined> {
-    const [run] = await this.db.select().from(runs).where(eq(runs.id, runId));
-    if (!run) return undefined;
-    const nodes = await this.db
-      .select()
-      .from(runNodes)
-      .where(eq(runNodes.runId, runId))
-      .orderBy(runNodes.position);
-    const checks = await this.db
-      .select()
-      .from(checkResults)
-      .where(eq(checkResults.runId, runId))
-      .orderBy(checkResults.id);
-    return { run, nodes, checks };
-  }
-
-  /** Runs whose id starts with `prefix` (users type the first 8 characters). */
-  async findRunIds(prefix: string): Promise<string[]> {
-    if (!/^[0-9a-f-]{1,36}$/i.test(prefix)) return [];
-    const rows = await this.db
-      .select({ id: runs.id })
-      .from(runs)
-      .where(sql`${runs.id}::text like ${`${prefix.toLowerCase()}%`}`)
-      .limit(2);
+  /** Of these runs, the ones canceled: their running nodes are to be aborted. */
+  async canceledRuns(runIds: readonly string[]): Promise<string[]> {
+    if (runIds.length === 0) return [];
+    const rows = await this.sql<{ id: string }[]>`
+      select id from runs where id = any (${runIds as string[]}::uuid[]) and status = 'canceled'`;
     return rows.map((row) => row.id);
   }
 
-  async listRuns(limit = 50, offset = 0): Promise<RunSummaryRow[]> {
-    const recent = await this.db
-      .select()
-      .from(runs)
-      .orderBy(desc(runs.createdAt), desc(runs.id))
-      .limit(limit)
-      .offset(offset);
-    if (recent.length === 0) return [];
-    const counts = await this.db
-      .select({ runId: runNodes.runId, status: runNodes.status, n: count() })
-      .from(runNodes)
-      .where(
-        inArray(
-          runNodes.runId,
-          recent.map((run) => run.id),
-        ),
-      )
-      .groupBy(runNodes.runId, runNodes.status);
-    return recent.map((run) => ({
-      ...run,
-      nodeCounts: Object.fromEntries(
-        counts.filter((c) => c.runId === run.id).map((c) => [c.status as NodeStatus, c.n]),
-      ),
-    }));
-  }
-
-  /** The latest materialization of each asset (any partition). */
-  async lastMaterializations(): Promise<Map<string, typeof materializations.$inferSelect>> {
-    const rows = await this.db
-      .selectDistinctOn([materializations.assetKey])
-      .from(materializations)
-      .orderBy(materializations.assetKey, desc(materializations.materializedAt), desc(materializations.id));
-    return new Map(rows.map((row) => [row.assetKey, row]));
+  /**
+   * Runs whose executor went silent (its lease passed: a CLI killed mid-run) are marked failed,
+   * "executor lost", by whichever process looks next: their running nodes fail (retryable with a
+   * re-execution), their queued ones go back to pending. A canceled run's leftover running nodes
+   * become canceled. Returns the ids of the runs it failed.
+   */
+  async reapLostRuns(): Promise<string[]> {
+    const [lost] = await this.sql<{ failed: string[] }[]>`
+      with expired as (
+        select id, status from runs where lease_until is not null and lease_until < now() for update skip locked),
+      failed as (
+        update runs r set status = 'failed', finished_at = now(), lease_until = null,
+          error = 'executor lost: the process running it stopped (its lease expired at ' || to_char(r.lease_until at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)'
+        from expired e where r.id = e.id and e.status in ('queued', 'running')
+        returning r.id),
+      released as (
+        update runs r set lease_until = null from expired e where r.id = e.id and e.status not in ('queued', 'running')),
+      nodes as (
+        update run_nodes n set
+          status = case when e.status = 'canceled' then 'canceled' when n.status = 'running' then 'failed' else 'pending' end,
+          error = case when n.status = 'running' and e.status <> 'canceled' then 'executor lost: the process running this node stopped' when e.status = 'canceled' then n.error end,
+          finished_at = case when n.status = 'running' then now() end
+        from expired e where n.run_id = e.id and n.status in ('running', 'queued')
+        returning n.run_id, n.asset_key, n.partition_key, n.attempts, n.started_at, n.status),
+      attempts as (
+        insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at, error)
+        select run_id, asset_key, partition_key, attempts, status, started_at, now(),
+          'executor lost: the process running this attempt stopped'
+        from nodes where status in ('failed', 'canceled') and started_at is not null and attempts > 0
+        on conflict do nothing)
+      select coalesce(array_agg(id), '{}') as failed from failed`;
+    return lost?.failed ?? [];
   }
 }
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** Serializes the completions of one run (claims and settlements read each other's writes). */
-async function lockRun(tx: Tx, runId: string): Promise<void> {
-  await tx.execute(sql`select 1 from ${runs} where ${runs.id} = ${runId} for update`);
+/** Locks the run's row for this transaction (serializing its settlements); its status, if it exists. */
+function lockRun(tx: TransactionSql, runId: string) {
+  return tx<{ status: RunStatus }[]>`select status from runs where id = ${runId} for update`;
 }
 
-/**
- * Moves to `queued` every pending node whose upstream nodes all succeeded and returns them, in
- * plan order. The caller holds the run's lock and runs this after its own node's success, so the
- * last of two branches to finish always sees both done (a diamond's join is claimed once).
- */
-async function claimReady(tx: Tx, runId: string): Promise<NodeRef[]> {
-  const claimed = await tx.execute<{ asset_key: string; partition_key: string; position: number }>(sql`
-    update run_nodes n set status = 'queued'
-    where n.run_id = ${runId} and n.status = 'pending'
-      and not exists (
-        select 1 from unnest(n.upstream) as u(id)
-        left join run_nodes m on m.run_id = n.run_id
-          and u.id = case when m.partition_key = '' then m.asset_key
-                          else m.asset_key || '[' || m.partition_key || ']' end
-        where m.status is distinct from 'succeeded')
-    returning n.asset_key, n.partition_key, n.position`);
-  return [...claimed]
-    .sort((a, b) => a.position - b.position)
-    .map((row) => ({ assetKey: row.asset_key, partitionKey: row.partition_key }));
+async function lockedStatus(tx: TransactionSql, runId: string): Promise<RunStatus | undefined> {
+  const [row] = await lockRun(tx, runId);
+  return row?.status;
 }
 
 /**
  * The run's status from its nodes (the caller holds the run's lock): succeeded when every node
- * did; failed once nothing is queued or running and a node failed (its downstream stays pending,
- * so retrying the failed node resumes the run); else running.
+ * did; failed once nothing is queued or running and a node failed (its downstream stays pending);
+ * else running. A canceled run stays canceled. Written only when it changes.
  */
-async function settle(tx: Tx, runId: string): Promise<RunStatus> {
-  const [counts] = await tx
-    .select({
-      unfinished: sql<number>`count(*) filter (where ${runNodes.status} <> 'succeeded')`.mapWith(Number),
-      active: sql<number>`count(*) filter (where ${runNodes.status} in ('queued', 'running'))`.mapWith(
-        Number,
-      ),
-      failed: sql<number>`count(*) filter (where ${runNodes.status} = 'failed')`.mapWith(Number),
-    })
-    .from(runNodes)
-    .where(eq(runNodes.runId, runId));
-  const finished: RunStatus | undefined =
-    !counts || counts.unfinished === 0
-      ? 'succeeded'
-      : counts.active === 0 && counts.failed > 0
-        ? 'failed'
-        : undefined;
-  if (finished) {
-    await tx
-      .update(runs)
-      .set({ status: finished, finishedAt: sql`now()`, error: null })
-      .where(eq(runs.id, runId));
-    return finished;
-  }
-  await tx
-    .update(runs)
-    .set({ status: 'running', finishedAt: null })
-    .where(and(eq(runs.id, runId), sql`${runs.status} not in ('running', 'canceled')`));
-  return 'running';
+function settle(tx: TransactionSql, runId: string) {
+  return tx<{ status: RunStatus }[]>`
+    with verdict as (
+      select case
+        when not exists (select 1 from run_nodes where run_id = ${runId} and status <> 'succeeded') then 'succeeded'
+        when exists (select 1 from run_nodes where run_id = ${runId} and status in ('queued', 'running')) then 'running'
+        when exists (select 1 from run_nodes where run_id = ${runId} and status = 'failed') then 'failed'
+        else 'running' end as status),
+    changed as (
+      update runs r set status = v.status,
+        finished_at = case when v.status in ('succeeded', 'failed') then now() end,
+        error = case when v.status = 'succeeded' then null else r.error end,
+        lease_until = case when v.status in ('succeeded', 'failed') then null else r.lease_until end
+      from verdict v where r.id = ${runId} and r.status <> 'canceled' and r.status <> v.status
+      returning r.status)
+    select coalesce((select status from changed), (select status from runs where id = ${runId})) as status`;
 }
 
-async function insertChecks(db: Db | Tx, runId: string, node: NodeRef, checks: CheckRecord[]): Promise<void> {
-  if (checks.length === 0) return;
-  await db.insert(checkResults).values(
-    checks.map((check) => ({
-      runId,
-      ...nodeKey(node),
-      checkName: check.name,
-      severity: check.severity,
-      passed: check.passed,
-      message: check.message ?? null,
-      metadata: check.metadata ?? null,
-    })),
-  );
+async function insertChecks(tx: TransactionSql, runId: string, node: NodeRef, checks: CheckRecord[]) {
+  if (checks.length === 0) return [];
+  const rows = checks.map((check) => ({
+    name: check.name,
+    severity: check.severity,
+    passed: check.passed,
+    message: check.message ?? null,
+    metadata: check.metadata ?? null,
+  }));
+  return tx`
+    insert into check_results (run_id, asset_key, partition_key, check_name, severity, passed, message, metadata)
+    select ${runId}, ${node.assetKey}, ${node.partitionKey}, c.name, c.severity, c.passed, c.message, c.metadata
+    from jsonb_to_recordset(${json(rows)}::jsonb) as c(name text, severity text, passed boolean, message text, metadata jsonb)`;
 }
 
-/** The node succeeded: its row and its materialization event (the caller's transaction). */
-async function recordSuccess(
-  tx: Tx,
-  runId: string,
-  node: NodeRef,
-  durationMs: number,
-  metadata: AssetMetadata,
-) {
-  await tx
-    .update(runNodes)
-    .set({ status: 'succeeded', finishedAt: sql`now()`, durationMs, metadata })
-    .where(nodeWhere(runId, node));
-  await tx.insert(materializations).values({ runId, ...nodeKey(node), durationMs, metadata });
+function nodeRefs(rows: readonly { asset_key: string; partition_key: string }[]): NodeRef[] {
+  return rows.map((row) => ({ assetKey: row.asset_key, partitionKey: row.partition_key }));
 }
 
-async function recordFailure(
-  db: Db | Tx,
-  runId: string,
-  node: NodeRef,
-  failure: { durationMs: number; error: string; cause?: string },
-) {
-  await db
-    .update(runNodes)
-    .set({
-      status: 'failed',
-      finishedAt: sql`now()`,
-      durationMs: failure.durationMs,
-      error: failure.error,
-      errorCause: failure.cause ?? null,
-    })
-    .where(nodeWhere(runId, node));
+/** A PostgreSQL array literal of text or numbers (quoted, so any text survives). */
+function pgArray(values: readonly (string | number)[]): string {
+  return `{${values.map((v) => (typeof v === 'number' ? String(v) : `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`)).join(',')}}`;
+}
+
+/**
+ * JSON travels as text cast to jsonb: the pool is shared with Drizzle, which turns postgres.js's
+ * own json serializers off (and Date ones: timestamps are written with now() in SQL).
+ */
+function json(value: unknown): string {
+  return JSON.stringify(value);
 }

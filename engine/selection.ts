@@ -2,10 +2,10 @@ import { UsageError } from './errors.ts';
 import type { AssetGraph } from './graph.ts';
 
 /**
- * Asset selections (SPEC §10): `*`, `key`, `+key` (with everything upstream), `key+` (with
- * everything downstream), `+key+` (both), `group:NAME`. Terms separated by commas and/or
- * whitespace are a union; a term prefixed with `-` is taken out of it, wherever it stands
- * (`'* -group:market'`: everything but the market group). The result is in dependency order
+ * Asset selections: `*`, `key`, `+key` (with everything upstream), `key+` (with everything
+ * downstream), `+key+` (both), `group:NAME`. Terms separated by commas and/or whitespace are a
+ * union; a term prefixed with `-` is taken out of it, wherever it stands (`'* -group:NAME'`:
+ * everything but that group). The result is in dependency order
  * (graph.order), without duplicates.
  */
 export function selectAssets<C>(graph: AssetGraph<C>, expression: string): string[] {

@@ -1,8 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AssetGraph } from '../engine/graph.ts';
-import { nodeId } from '../engine/plan.ts';
-import type { NodeRef } from '../engine/run-store.ts';
+import { idOf, type NodeRef } from '../engine/node.ts';
 import { type AssetJobData, assetJobData, assetJobId, QUEUES, type TickJobData } from './catalog.ts';
 
 /** Finished jobs kept for inspection in Bull Board; older ones are removed by count. */
@@ -50,7 +49,7 @@ export async function enqueueNodes<Config>(
       const data = assetJobData.parse({ runId, assetKey: node.assetKey, partitionKey: node.partitionKey });
       const retry = graph.get(node.assetKey).retry;
       return {
-        name: nodeId(node.assetKey, node.partitionKey),
+        name: idOf(node),
         data,
         opts: {
           jobId: assetJobId(data),

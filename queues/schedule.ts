@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { SCHEDULER_ID, TICK_JOB_NAME, type TickJobData } from './catalog.ts';
 
-/** 1st of every month, 09:00 UTC (SPEC §2). */
+/** 1st of every month, 09:00 UTC (docs/contract.md §2). */
 export const MONTHLY_PATTERN = '0 9 1 * *';
 
 /**

@@ -12,7 +12,10 @@ import {
   varchar,
 } from 'drizzle-orm/pg-core';
 
-/** The analytics results of SPEC §5–§6: every table is keyed by `period` (the partition's first day) first. */
+/**
+ * The analytics results of docs/contract.md §5–§6: every table is keyed by `period` (the
+ * partition's first day) first.
+ */
 
 const period = () => date('period', { mode: 'string' }).notNull();
 const money = (name: string) => numeric(name, { precision: 14, scale: 2 }).notNull();

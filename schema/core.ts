@@ -15,8 +15,8 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /**
- * The seed's four tables (names, columns and constraints kept) with SPEC §3's fixes, and the
- * customer snapshots they are derived from.
+ * The seed's four tables (names, columns and constraints kept) with the fixes listed in
+ * docs/contract.md §3, and the customer snapshots they are derived from.
  */
 
 export const channels = pgTable(

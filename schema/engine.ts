@@ -11,12 +11,14 @@ import {
   primaryKey,
   text,
   timestamp,
+  unique,
   uuid,
 } from 'drizzle-orm/pg-core';
 
 /**
- * The engine's own storage: runs, their (asset, partition) nodes, materialization events and
- * check results. An unpartitioned node has partition_key '' so it can sit in a primary key.
+ * The engine's own storage: runs, their (asset, partition) nodes, each attempt at a node,
+ * materialization events and check results. An unpartitioned node has partition_key '' so it can
+ * sit in a primary key. Nothing here names an asset or a table of the app.
  */
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
@@ -27,6 +29,7 @@ export const runs = pgTable(
   'runs',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    /** Who started the run (the app's words: cli, schedule, dashboard …). */
     trigger: text('trigger').notNull(),
     selection: text('selection').notNull(),
     partitionFrom: text('partition_from'),
@@ -35,14 +38,26 @@ export const runs = pgTable(
     executor: text('executor').notNull(),
     config: jsonb('config').notNull().default({}),
     error: text('error'),
+    /**
+     * Makes starting a run idempotent: a second run with the same key is not created, the first
+     * is returned (a scheduler tick delivered twice starts one run).
+     */
+    runKey: text('run_key').unique('uk_runs_run_key'),
+    /**
+     * An executor that holds the run in its own process (in-process) extends this while it lives;
+     * once it has passed, the run's executor is lost and the next process that looks fails it.
+     * Null for runs on shared workers, whose jobs BullMQ's stall detection hands on instead.
+     */
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
     createdAt: createdAt(),
     startedAt: startedAt(),
     finishedAt: finishedAt(),
   },
   (t) => [
-    check('ck_runs_trigger', sql`${t.trigger} in ('cli', 'schedule', 'dashboard', 'demo')`),
     check('ck_runs_status', sql`${t.status} in ('queued', 'running', 'succeeded', 'failed', 'canceled')`),
     index('idx_runs_created_at').on(t.createdAt.desc()),
+    // Finding runs whose executor went silent looks at the few runs an executor holds.
+    index('idx_runs_lease').on(t.leaseUntil).where(sql`${t.leaseUntil} is not null`),
   ],
 );
 
@@ -52,11 +67,15 @@ export const runNodes = pgTable(
     runId: uuid('run_id').notNull(),
     assetKey: text('asset_key').notNull(),
     partitionKey: text('partition_key').notNull().default(''),
-    // The node's place in the plan's dependency order, for listing.
+    // The node's place in the plan's dependency order: for listing, and how nodes name each other.
     position: integer('position').notNull().default(0),
     status: text('status').notNull().default('pending'),
-    // The node keys (asset|partition) this node waits for inside the run.
+    // The ids of the nodes of this run this node waits for (for display; readiness uses `waiting`).
     upstream: text('upstream').array().notNull().default(sql`'{}'::text[]`),
+    // Positions of the nodes of this run that wait for this one.
+    downstream: integer('downstream').array().notNull().default(sql`'{}'::int[]`),
+    // How many of its upstream nodes have not succeeded yet: ready at 0.
+    waiting: integer('waiting').notNull().default(0),
     attempts: integer('attempts').notNull().default(0),
     startedAt: startedAt(),
     finishedAt: finishedAt(),
@@ -67,17 +86,48 @@ export const runNodes = pgTable(
   },
   (t) => [
     primaryKey({ name: 'pk_run_nodes', columns: [t.runId, t.assetKey, t.partitionKey] }),
+    unique('uk_run_nodes_position').on(t.runId, t.position),
     foreignKey({ name: 'fk_run_nodes_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete(
       'cascade',
     ),
     check(
       'ck_run_nodes_status',
-      sql`${t.status} in ('pending', 'queued', 'running', 'succeeded', 'failed', 'skipped')`,
+      sql`${t.status} in ('pending', 'queued', 'running', 'succeeded', 'failed', 'canceled')`,
     ),
     // The dashboard's graph: each asset's latest started node (`order by started_at desc limit
     // 1`, read backwards) is one index probe per asset instead of a scan of the whole history per
     // asset (46 ms → 1.5 ms with 1 000 runs, bench:dashboard).
     index('idx_run_nodes_asset_started').on(t.assetKey, t.startedAt).where(sql`${t.startedAt} is not null`),
+    // Settling a run asks whether any node is unfinished, active or failed: a probe of this small
+    // index instead of a count over the run's nodes at every completion.
+    index('idx_run_nodes_unfinished').on(t.runId, t.status).where(sql`${t.status} <> 'succeeded'`),
+  ],
+);
+
+/**
+ * Every finished attempt at a node, so an attempt's error stays in the run's history after a
+ * retry (the one running now is the node's own row).
+ */
+export const nodeAttempts = pgTable(
+  'node_attempts',
+  {
+    runId: uuid('run_id').notNull(),
+    assetKey: text('asset_key').notNull(),
+    partitionKey: text('partition_key').notNull().default(''),
+    attempt: integer('attempt').notNull(),
+    status: text('status').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    finishedAt: finishedAt(),
+    durationMs: integer('duration_ms'),
+    error: text('error'),
+    errorCause: text('error_cause'),
+  },
+  (t) => [
+    primaryKey({ name: 'pk_node_attempts', columns: [t.runId, t.assetKey, t.partitionKey, t.attempt] }),
+    foreignKey({ name: 'fk_node_attempts_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete(
+      'cascade',
+    ),
+    check('ck_node_attempts_status', sql`${t.status} in ('succeeded', 'failed', 'canceled')`),
   ],
 );
 
@@ -125,19 +175,5 @@ export const checkResults = pgTable(
   ],
 );
 
-/** Bad input rows quarantined by `--allow-bad-rows N` (SPEC §9). */
-export const rejectedRows = pgTable(
-  'rejected_rows',
-  {
-    id: bigserial('id', { mode: 'number' }).primaryKey(),
-    runId: uuid('run_id'),
-    asset: text('asset').notNull(),
-    partition: text('partition').notNull().default(''),
-    file: text('file').notNull(),
-    line: integer('line').notNull(),
-    reason: text('reason').notNull(),
-    raw: text('raw').notNull(),
-    rejectedAt: timestamp('rejected_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (t) => [index('idx_rejected_rows_asset').on(t.asset, t.partition)],
-);
+/** The engine's tables, for a Drizzle handle that sees nothing of the app's. */
+export const engineSchema = { runs, runNodes, nodeAttempts, materializations, checkResults };

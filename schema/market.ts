@@ -9,7 +9,7 @@ import {
   varchar,
 } from 'drizzle-orm/pg-core';
 
-/** SPEC §8: daily prices of CPaaS peers from Alpha Vantage, and how they compare. */
+/** docs/contract.md §8: daily prices of CPaaS peers from Alpha Vantage, and how they compare. */
 
 export const stockPrices = pgTable(
   'stock_prices',

@@ -1,33 +1,29 @@
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { DestinationStream, Logger } from 'pino';
-import { type Database, explainPostgresError } from '../engine/database.ts';
+import { explainPostgresError } from '../engine/database.ts';
 import { ServiceUnreachableError } from '../engine/errors.ts';
-import type { AssetGraph } from '../engine/graph.ts';
-import { materializeNode } from '../engine/materialize-node.ts';
-import type { NodeRef, RunStore } from '../engine/run-store.ts';
+import type { Executor } from '../engine/executor.ts';
+import { attemptNode, type NodeRunnerDeps } from '../engine/node-runner.ts';
 import { type AssetJobData, assetJobData, receive } from '../queues/catalog.ts';
-import { jobLogger } from './job-logger.ts';
+import { type JobLogSink, jobLog } from './job-logger.ts';
 
-export type AssetJobDeps<Config> = {
-  graph: AssetGraph<Config>;
-  database: Database;
-  store: RunStore;
-  /** The asset config for a run, from the options it was started with. */
-  configFor: (runConfig: Record<string, unknown>) => Config;
+export type AssetJobDeps<Config> = NodeRunnerDeps<Config> & {
   logger: Logger;
   /** Where job loggers write besides the job's own log (the worker's stdout). */
   output: DestinationStream;
-  /** Hands newly ready nodes of a run to the queue. */
-  enqueue: (runId: string, nodes: NodeRef[]) => Promise<void>;
+  /** Hands the nodes a job unblocked to the queue. */
+  executor: Executor;
+  /** Where each job's log lines are kept (Bull Board shows them). */
+  logSink: JobLogSink;
 };
 
 export type JobPhase = 'materializing' | 'done';
 
 /**
- * Processes one asset job: materializes the node (one transaction, checks included), records the
- * outcome in Postgres and enqueues the nodes it unblocked. Input errors and failed checks are
- * UnrecoverableError (BullMQ does not retry them); other failures are retried per the asset's
- * policy. A failed node leaves its downstream pending: retrying the job resumes the run.
+ * Processes one asset job: one attempt at its node through the node protocol, then the nodes it
+ * unblocked enqueued. Input errors and failed checks are UnrecoverableError (BullMQ does not retry
+ * them); other failures are retried per the asset's policy (the job's attempts and backoff). A
+ * node that fails for good leaves its downstream pending: retrying the job resumes the run.
  */
 export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
   return async (
@@ -36,7 +32,7 @@ export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
     signal?: AbortSignal,
   ): Promise<{ rowCount?: number }> => {
     try {
-      return await processAssetJob(deps, job, signal);
+      return await processAssetJob(deps, job, signal ?? new AbortController().signal);
     } catch (error) {
       throw unreachablePostgres(error, deps.database.url) ?? error;
     }
@@ -46,7 +42,7 @@ export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
 /**
  * Postgres going away surfaces as a driver code (ECONNREFUSED, CONNECTION_CLOSED …), often under
  * Drizzle's "Failed query: …" or the asset's failure; the job's failed reason (Bull Board) says
- * instead which database is unreachable and what to do. It is retried like any transient failure.
+ * instead which database is unreachable. It is retried like any transient failure.
  */
 function unreachablePostgres(error: unknown, url: string): ServiceUnreachableError | undefined {
   let current = error;
@@ -62,79 +58,65 @@ function unreachablePostgres(error: unknown, url: string): ServiceUnreachableErr
 async function processAssetJob<Config>(
   deps: AssetJobDeps<Config>,
   job: Job<AssetJobData>,
-  signal: AbortSignal | undefined,
-): Promise<{ rowCount?: number }> {
+  signal: AbortSignal,
+): Promise<{ rowCount?: number; outcome?: string }> {
   const data = receive(assetJobData, job.data, job.name);
   if (!deps.graph.has(data.assetKey)) throw new UnrecoverableError(`unknown asset ${data.assetKey}`);
   const node = { assetKey: data.assetKey, partitionKey: data.partitionKey };
-  const attempt = job.attemptsMade + 1;
-  const attempts = job.opts.attempts ?? 1;
-  const started = await deps.store.startNode(data.runId, node, attempt);
-  if (started.state === 'missing') throw new UnrecoverableError(`run ${data.runId} has no node ${job.name}`);
-  if (started.state === 'done') {
-    // Delivered again after it was done (a stalled job whose worker died after committing, or
-    // enqueueing its successors failed): nothing to write, but make sure the run goes on.
-    await continueRun(deps, data.runId);
-    return {};
-  }
-  const log = jobLogger(job, deps.logger.level, deps.output);
-  // A job retried by hand (Bull Board, job.retry()) after its attempts ran out gets one more try.
-  const which =
-    attempt > attempts ? `attempt ${attempt} (a manual retry)` : `attempt ${attempt} of ${attempts}`;
-  log.info({ runId: data.runId, attempt, attempts }, `${job.name}: ${which}`);
-  // Progress is for people watching Bull Board: not worth a round trip on the job's path.
-  job.updateProgress({ phase: 'materializing' satisfies JobPhase }).catch(() => {});
-  const outcome = await materializeNode({
-    database: deps.database,
-    definition: deps.graph.get(data.assetKey),
-    node,
-    runId: data.runId,
-    config: deps.configFor(started.runConfig),
-    logger: log,
-    signal: signal ?? new AbortController().signal,
-  });
-  const durationMs = Math.round(outcome.durationMs);
-  if (outcome.ok) {
-    // One transaction records the success, claims the nodes it unblocked and settles the run.
-    const { ready } = await deps.store.completeNode(data.runId, node, {
-      durationMs,
-      metadata: outcome.metadata,
-      checks: outcome.checks,
-    });
-    log.info({ durationMs, ...outcome.metadata }, `${job.name} succeeded`);
-    await deps.enqueue(data.runId, ready);
-    await job.updateProgress({ phase: 'done' satisfies JobPhase });
-    return { rowCount: outcome.metadata.rowCount };
-  }
-  const final = !outcome.retryable || attempt >= attempts;
-  if (final) {
-    await deps.store.failNode(data.runId, node, {
-      durationMs,
-      error: outcome.reason,
-      cause: outcome.error.cause instanceof Error ? outcome.error.cause.stack : undefined,
-      checks: outcome.checks,
-    });
-  } else {
-    await deps.store.recordChecks(data.runId, node, outcome.checks);
-    await deps.store.markNodeRetrying(
-      data.runId,
+  const tries = job.opts.attempts ?? 1;
+  const tryNumber = job.attemptsMade + 1;
+  const { logger: log, flush } = jobLog(job, deps.logger.level, deps.output, deps.logSink);
+  try {
+    // A job retried by hand (Bull Board, job.retry()) after its attempts ran out gets one more try.
+    const which =
+      tryNumber > tries ? `attempt ${tryNumber} (a manual retry)` : `attempt ${tryNumber} of ${tries}`;
+    log.info({ runId: data.runId, attempt: tryNumber, attempts: tries }, `${job.name}: ${which}`);
+    const result = await attemptNode(deps, {
+      runId: data.runId,
       node,
-      `attempt ${attempt} of ${attempts}: ${outcome.reason}`,
-    );
+      logger: log,
+      signal,
+      lastTry: tryNumber >= tries,
+    });
+    switch (result.kind) {
+      case 'succeeded':
+        log.info({ durationMs: result.durationMs, ...result.metadata }, `${job.name} succeeded`);
+        // The unblocked nodes and the job's log lines go to Redis together (one round trip).
+        await Promise.all([deps.executor.dispatch(data.runId, result.ready), flush()]);
+        return { rowCount: result.metadata.rowCount };
+      case 'failed':
+        log.warn({ attempt: result.attempt, end: result.end }, `${job.name} failed: ${result.reason}`);
+        // Retried by BullMQ only when the node protocol put it back in the queue.
+        throw result.end === 'retrying'
+          ? new Error(result.reason, { cause: result.error })
+          : new UnrecoverableError(result.reason);
+      case 'superseded':
+        log.warn(`${job.name}: another attempt took this node over; this one recorded nothing`);
+        return { outcome: 'superseded' };
+      case 'skipped':
+        return await skipped(deps, job, data.runId, result.state, log);
+    }
+  } finally {
+    await flush();
   }
-  log.warn({ attempt, attempts, final }, `${job.name} failed: ${outcome.reason}`);
-  throw outcome.retryable
-    ? new Error(outcome.reason, { cause: outcome.error })
-    : new UnrecoverableError(outcome.reason);
 }
 
-/**
- * Enqueues what the run can do next and settles its status. Every queued node is (re)enqueued,
- * not only the ones just claimed: if enqueueing failed last time (Redis away), the retried job
- * finds its node done and hands the waiting nodes over now; their job ids make it harmless.
- */
-async function continueRun<Config>(deps: AssetJobDeps<Config>, runId: string): Promise<void> {
-  await deps.store.claimReadyNodes(runId);
-  await deps.enqueue(runId, await deps.store.nodesWithStatus(runId, 'queued'));
-  await deps.store.settleRun(runId);
+/** A job whose node did not start: say why, and make sure a run whose node is done goes on. */
+async function skipped<Config>(
+  deps: AssetJobDeps<Config>,
+  job: Job<AssetJobData>,
+  runId: string,
+  state: 'done' | 'canceled' | 'blocked' | 'missing',
+  log: Logger,
+): Promise<{ outcome: string }> {
+  if (state === 'missing') throw new UnrecoverableError(`run ${runId} has no node ${job.name}`);
+  if (state === 'blocked') throw new UnrecoverableError(`${job.name} still waits for its upstream nodes`);
+  if (state === 'done') {
+    // Delivered again after it succeeded (its worker died between the commit and enqueueing what it
+    // unblocked): the unblocked nodes are queued in Postgres; their job ids make enqueueing them
+    // again harmless.
+    log.info(`${job.name} had already succeeded; handing on what it unblocked`);
+    await deps.executor.dispatch(runId, await deps.store.queuedNodes(runId));
+  } else log.info(`${job.name}: its run was canceled`);
+  return { outcome: state };
 }

@@ -1,19 +1,19 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
+import { type Executor, launchRun } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import type { Logger } from '../engine/logger.ts';
 import { lastCompleteMonth, monthKey } from '../engine/months.ts';
 import { planRun } from '../engine/plan.ts';
 import type { RunStore } from '../engine/run-store.ts';
-import { type AssetJobData, receive, type TickJobData, tickJobData } from '../queues/catalog.ts';
-import { startQueuedRun } from '../queues/runs.ts';
+import { receive, type TickJobData, tickJobData } from '../queues/catalog.ts';
 
-/** Groups the monthly run leaves out (SPEC §4: market is materialized on demand). */
+/** Groups the monthly run leaves out (docs/contract.md §4: market is materialized on demand). */
 const UNSCHEDULED_GROUPS = new Set(['market']);
 
 export type TickDeps<Config> = {
   graph: AssetGraph<Config>;
   store: RunStore;
-  queue: Queue<AssetJobData>;
+  executor: Executor;
   logger: Logger;
 };
 
@@ -27,19 +27,16 @@ export async function startMonthlyRun<Config>(
   tick: { id: string; firedAt: Date },
 ): Promise<{ runId: string; partition: string; alreadyStarted: boolean }> {
   const partition = monthKey(lastCompleteMonth(tick.firedAt));
-  const existing = await deps.store.findRunByTick(tick.id);
-  if (existing) return { runId: existing, partition, alreadyStarted: true };
   const keys = deps.graph.keys.filter((key) => !UNSCHEDULED_GROUPS.has(deps.graph.get(key).group));
   const plan = planRun(deps.graph, keys, { from: partition, to: partition });
-  const runId = await startQueuedRun({
-    store: deps.store,
-    queue: deps.queue,
-    graph: deps.graph,
+  const { runId, existing } = await launchRun(deps.store, deps.executor, {
     plan,
     trigger: 'schedule',
     selection: `* except group:market`,
     config: { tickId: tick.id, firedAt: tick.firedAt.toISOString() },
+    runKey: `schedule:${tick.id}`,
   });
+  if (existing) return { runId, partition, alreadyStarted: true };
   deps.logger.info({ runId, partition, tickId: tick.id }, `monthly run for ${partition} started`);
   return { runId, partition, alreadyStarted: false };
 }

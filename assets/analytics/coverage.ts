@@ -1,16 +1,19 @@
 import type { TransactionSql } from 'postgres';
-import type { AssetCheck, AssetContext } from '../../engine/asset.ts';
+import type {
+  AssetCheck,
+  AssetContext,
+  MonthWindow,
+  PartitionedCheck,
+  PartitionedContext,
+} from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
-import type { MonthWindow } from './window.ts';
-
-type Months = (ctx: AssetContext<PipelineConfig>) => MonthWindow | Promise<MonthWindow | undefined>;
 
 /**
- * The window's first days as dates: generate_series over dates yields timestamps, and comparing
- * send_date with a timestamp would cast every row and miss the index.
+ * The window's first days as dates (comparing send_date with a timestamp would cast every row and
+ * miss the index).
  */
 const monthsOf = (sql: TransactionSql, window: MonthWindow) =>
-  sql`select generate_series(${window.first}::date, ${window.period}::date, interval '1 month')::date as month`;
+  sql`select unnest(${window.months.map((month) => `${month}-01`)}::text[])::date as month`;
 
 const monthList = (rows: { month: string }[]) => rows.map((row) => row.month.slice(0, 7)).join(', ');
 
@@ -19,7 +22,15 @@ const monthList = (rows: { month: string }[]) => rows.map((row) => row.month.sli
  * traffic — materialized, and after that month's traffic was last loaded. Without it an answer
  * would silently leave months out (materialize with `+asset` to bring the rollup along).
  */
-export function rollupIsCurrent(rollup: string, months: Months): AssetCheck<PipelineConfig> {
+export function rollupIsCurrent(rollup: string): PartitionedCheck<PipelineConfig> {
+  return rollupCurrentCheck(rollup, (ctx: PartitionedContext<PipelineConfig>) => ctx.window(rollup));
+}
+
+/** The same over the months `months` says (none: nothing to check). */
+export function rollupCurrentCheck<Context extends AssetContext<PipelineConfig>>(
+  rollup: string,
+  months: (ctx: Context) => MonthWindow | undefined | Promise<MonthWindow | undefined>,
+): AssetCheck<PipelineConfig, Context> {
   return {
     name: `${rollup}_current`,
     severity: 'error',
@@ -50,15 +61,17 @@ export function rollupIsCurrent(rollup: string, months: Months): AssetCheck<Pipe
   };
 }
 
-/** warn: months of the window without any traffic (the answer covers fewer months than it says). */
-export function windowHasTraffic(months: Months): AssetCheck<PipelineConfig> {
+/**
+ * warn: months of the window of `dependency` without any traffic (the answer covers fewer months
+ * than it says).
+ */
+export function windowHasTraffic(dependency: string): PartitionedCheck<PipelineConfig> {
   return {
     name: 'window_has_traffic',
     severity: 'warn',
     description: 'every month of the window has traffic',
     run: async (ctx) => {
-      const window = await months(ctx);
-      if (!window) return { passed: true };
+      const window = ctx.window(dependency);
       const missing = await ctx.sql<{ month: string }[]>`
         select m.month::text as month from (${monthsOf(ctx.sql, window)}) m
         where not exists (select 1 from traffic t

@@ -1,6 +1,5 @@
 import { defineAsset } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
-import { trailingMonths } from './window.ts';
 
 /**
  * Internal monthly rollups of traffic (schema/rollups.ts), each month's traffic read once when it
@@ -14,12 +13,11 @@ export const customerMonthRevenue = defineAsset<PipelineConfig>({
   deps: ['traffic'],
   partitions: 'monthly',
   materialize: async (ctx) => {
-    const month = trailingMonths(ctx, 1);
-    await ctx.sql`delete from customer_month_revenue where month = ${month.period}`;
+    await ctx.sql`delete from customer_month_revenue where month = ${ctx.period}`;
     const written = await ctx.sql`
       insert into customer_month_revenue (month, customer_id, revenue_eur, traffic_rows)
-      select ${month.period}, customer_id, sum(revenue_eur), count(*)::int
-      from traffic where send_date between ${month.period} and ${month.last}
+      select ${ctx.period}, customer_id, sum(revenue_eur), count(*)::int
+      from traffic where send_date between ${ctx.period} and ${ctx.asOf}
       group by customer_id`;
     await ctx.sql`analyze customer_month_revenue`;
     return { rowCount: written.count };
@@ -33,15 +31,14 @@ export const trafficValueCounts = defineAsset<PipelineConfig>({
   deps: ['traffic'],
   partitions: 'monthly',
   materialize: async (ctx) => {
-    const month = trailingMonths(ctx, 1);
-    await ctx.sql`delete from traffic_value_counts where month = ${month.period}`;
+    await ctx.sql`delete from traffic_value_counts where month = ${ctx.period}`;
     // One scan, both columns (grouping sets).
     const written = await ctx.sql`
       insert into traffic_value_counts (month, column_name, value, rows)
-      select ${month.period},
+      select ${ctx.period},
         case when grouping(interactions_count) = 0 then 'interactions_count' else 'revenue_eur' end,
         coalesce(interactions_count::numeric, revenue_eur), count(*)
-      from traffic where send_date between ${month.period} and ${month.last}
+      from traffic where send_date between ${ctx.period} and ${ctx.asOf}
       group by grouping sets ((interactions_count), (revenue_eur))`;
     await ctx.sql`analyze traffic_value_counts`; // its readers aggregate ~10⁵ rows: plan with real counts
     return { rowCount: written.count };

@@ -1,25 +1,27 @@
 import type { TransactionSql } from 'postgres';
-import { defineAsset } from '../../engine/asset.ts';
-import { firstDay, lastDay, parseMonth } from '../../engine/months.ts';
+import { defineAsset, type MonthWindow, type UnpartitionedContext } from '../../engine/asset.ts';
+import { firstDay, lastDay, type Month, monthKey, monthRange, parseMonth } from '../../engine/months.ts';
 import type { PipelineConfig } from '../config.ts';
-import { rollupIsCurrent } from './coverage.ts';
-import type { MonthWindow } from './window.ts';
+import { rollupCurrentCheck } from './coverage.ts';
 
 /**
- * SPEC §7: revenue per customer as of D, the last day of L — the latest month with traffic, not
- * the wall-clock date of the run (the seed's "last month" and "MTD" moved with it). Read from the
- * customer × month rollup: every figure is a sum of whole months.
+ * docs/contract.md §7: revenue per customer as of D, the last day of L — the latest month with
+ * traffic, not the wall-clock date of the run (the seed's "last month" and "MTD" moved with it).
+ * Read from the customer × month rollup: every figure is a sum of whole months.
  */
 
-/** L's window: from the earlier of January of L's year and the start of the quarter before last. */
-async function monthsNeeded(sql: TransactionSql): Promise<MonthWindow | undefined> {
+/** L: the latest month with traffic, if any. */
+async function latestMonth(sql: TransactionSql): Promise<Month | undefined> {
   const [row] = await sql<{ latest: string | null }[]>`
     select to_char(max(send_date), 'YYYY-MM') as latest from traffic`;
-  if (!row?.latest) return undefined;
-  const latest = parseMonth(row.latest);
+  return row?.latest ? parseMonth(row.latest) : undefined;
+}
+
+/** L's window: from the earlier of January of L's year and the start of the quarter before last. */
+function monthsNeeded(latest: Month): MonthWindow {
   const quarter = latest - (latest % 3);
-  const january = latest - (latest % 12);
-  return { first: firstDay(Math.min(january, quarter - 6)), period: firstDay(latest), last: lastDay(latest) };
+  const first = Math.min(latest - (latest % 12), quarter - 6);
+  return { months: monthRange(first, latest).map(monthKey), first: firstDay(first), last: lastDay(latest) };
 }
 
 export const customersRevenueByPeriod = defineAsset<PipelineConfig>({
@@ -28,12 +30,17 @@ export const customersRevenueByPeriod = defineAsset<PipelineConfig>({
   description:
     'per customer: revenue of the latest month with traffic, the month before, the quarter before, the year to date and QoQ',
   deps: ['customer_month_revenue', 'customers'],
-  checks: [rollupIsCurrent('customer_month_revenue', (ctx) => monthsNeeded(ctx.sql))],
+  checks: [
+    rollupCurrentCheck<UnpartitionedContext<PipelineConfig>>('customer_month_revenue', async (ctx) => {
+      const latest = await latestMonth(ctx.sql);
+      return latest === undefined ? undefined : monthsNeeded(latest);
+    }),
+  ],
   materialize: async (ctx) => {
     await ctx.sql`delete from customers_revenue_by_period`;
-    const window = await monthsNeeded(ctx.sql);
-    if (!window) return { rowCount: 0, asOfDate: null };
-    const latest = parseMonth(window.period.slice(0, 7));
+    const latest = await latestMonth(ctx.sql);
+    if (latest === undefined) return { rowCount: 0, asOfDate: null };
+    const window = monthsNeeded(latest);
     const quarter = latest - (latest % 3);
     const month = (offset: number) => firstDay(latest + offset);
     const written = await ctx.sql`
@@ -49,11 +56,11 @@ export const customersRevenueByPeriod = defineAsset<PipelineConfig>({
             as last_quarter,
           coalesce(sum(r.revenue_eur) filter (where r.month >= ${firstDay(quarter - 6)} and r.month < ${firstDay(quarter - 3)}), 0)
             as quarter_before,
-          coalesce(sum(r.revenue_eur) filter (where r.month = ${window.period}), 0) as mtd,
+          coalesce(sum(r.revenue_eur) filter (where r.month = ${month(0)}), 0) as mtd,
           coalesce(sum(r.revenue_eur) filter (where r.month >= ${firstDay(latest - (latest % 12))}), 0) as ytd
         from customers c
         left join customer_month_revenue r on r.customer_id = c.customer_id
-          and r.month between ${window.first} and ${window.period}
+          and r.month between ${window.first} and ${window.last}
         group by c.customer_id
       ) f`;
     return { rowCount: written.count, asOfDate: window.last };

@@ -1,16 +1,16 @@
 import type { TransactionSql } from 'postgres';
-import { defineAsset } from '../../engine/asset.ts';
+import { defineAsset, type MonthWindow, type PartitionedContext } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
 import { rollupIsCurrent, windowHasTraffic } from './coverage.ts';
 import { countPeriod, customersWithRevenue } from './revenue.ts';
-import { type MonthWindow, trailingMonths } from './window.ts';
 
 /**
- * SPEC §6: quartile categories and descriptive statistics. Quartiles are exact
+ * docs/contract.md §6: quartile categories and descriptive statistics. Quartiles are exact
  * (percentile_cont, linear interpolation): Low ≤ Q1 < Mid ≤ Q3 < High.
  */
 
-const w12 = (ctx: Parameters<typeof trailingMonths>[0]) => trailingMonths(ctx, 12);
+/** The 12 months of revenue the categories read: the window their `deps` entry states. */
+const w12 = (ctx: PartitionedContext<PipelineConfig>) => ctx.window('customer_month_revenue');
 
 /** Low / Mid / High of `value` against the quartiles q1 and q3 (columns of the same row). */
 const category = (value: string, q1: string, q3: string) =>
@@ -22,17 +22,17 @@ export const customerRevenueCategories = defineAsset<PipelineConfig>({
   description: 'every customer of snapshot P with its 12-month revenue and its quartile category',
   deps: [{ asset: 'customer_month_revenue', window: 12 }, 'customer_snapshots'],
   partitions: 'monthly',
-  checks: [rollupIsCurrent('customer_month_revenue', w12), windowHasTraffic(w12)],
+  checks: [rollupIsCurrent('customer_month_revenue'), windowHasTraffic('customer_month_revenue')],
   materialize: async (ctx) => {
     const window = w12(ctx);
-    await ctx.sql`delete from customer_revenue_categories where period = ${window.period}`;
+    await ctx.sql`delete from customer_revenue_categories where period = ${ctx.period}`;
     const written = await ctx.sql`
       insert into customer_revenue_categories (period, customer_id, revenue_eur, revenue_category)
-      select ${window.period}, c.customer_id, c.revenue_eur, ${ctx.sql.unsafe(category('c.revenue_eur', 'q.q1', 'q.q3'))}
-      from (${customersWithRevenue(ctx.sql, window)}) c,
+      select ${ctx.period}, c.customer_id, c.revenue_eur, ${ctx.sql.unsafe(category('c.revenue_eur', 'q.q1', 'q.q3'))}
+      from (${customersWithRevenue(ctx.sql, window, ctx.period)}) c,
         (select percentile_cont(0.25) within group (order by revenue_eur) as q1,
                 percentile_cont(0.75) within group (order by revenue_eur) as q3
-         from (${customersWithRevenue(ctx.sql, window)}) r) q`;
+         from (${customersWithRevenue(ctx.sql, window, ctx.period)}) r) q`;
     return { rowCount: written.count };
   },
 });
@@ -45,7 +45,7 @@ export const industryExposureExtended = defineAsset<PipelineConfig>({
   deps: ['industry_exposure'],
   partitions: 'monthly',
   materialize: async (ctx) => {
-    const period = w12(ctx).period;
+    const period = ctx.period;
     await ctx.sql`delete from industry_exposure_extended where period = ${period}`;
     const written = await ctx.sql`
       insert into industry_exposure_extended (period, industry, revenue_eur, customer_count, revenue_category,
@@ -89,7 +89,7 @@ function trafficStatistics(sql: TransactionSql, column: string, window: MonthWin
   return sql`
     with counts as (
       select value, sum(rows)::numeric as c from traffic_value_counts
-      where column_name = ${column} and month between ${window.first} and ${window.period}
+      where column_name = ${column} and month between ${window.first} and ${window.last}
       group by value),
     running as (select value, sum(c) over (order by value) as upto from counts),
     totals as (select sum(c) as n, min(value) as min, max(value) as max, sum(c * value) as s,
@@ -115,7 +115,8 @@ function trafficStatistics(sql: TransactionSql, column: string, window: MonthWin
 export const descriptiveStatistics = defineAsset<PipelineConfig>({
   key: 'descriptive_statistics',
   group: 'statistics',
-  description: 'n, min, max, mean, median, stddev and quartiles of the numeric columns of SPEC §6',
+  description:
+    'n, min, max, mean, median, stddev and quartiles of the numeric columns of docs/contract.md §6',
   deps: [
     { asset: 'traffic_value_counts', window: 12 },
     'channels',
@@ -123,21 +124,21 @@ export const descriptiveStatistics = defineAsset<PipelineConfig>({
     'customer_revenue_categories',
   ],
   partitions: 'monthly',
-  checks: [rollupIsCurrent('traffic_value_counts', w12)],
+  checks: [rollupIsCurrent('traffic_value_counts')],
   materialize: async (ctx) => {
-    const window = w12(ctx);
+    const window = ctx.window('traffic_value_counts');
     const sql = ctx.sql;
     const byPeriod = (table: string, column: string) =>
       statisticsOf(
         sql,
         table,
         column,
-        sql`select ${sql(column)} as v from ${sql(table)} where period = ${window.period}`,
+        sql`select ${sql(column)} as v from ${sql(table)} where period = ${ctx.period}`,
       );
-    await sql`delete from descriptive_statistics where period = ${window.period}`;
+    await sql`delete from descriptive_statistics where period = ${ctx.period}`;
     await sql`
       insert into descriptive_statistics (period, table_name, column_name, n, min, max, mean, median, stddev, q1, q3)
-      select ${window.period}, s.* from (
+      select ${ctx.period}, s.* from (
         (${trafficStatistics(sql, 'interactions_count', window)})
         union all (${trafficStatistics(sql, 'revenue_eur', window)})
         union all (${statisticsOf(sql, 'channels', 'unit_price_eur', sql`select unit_price_eur as v from channels`)})
@@ -145,6 +146,6 @@ export const descriptiveStatistics = defineAsset<PipelineConfig>({
         union all (${byPeriod('industry_exposure', 'customer_count')})
         union all (${byPeriod('customer_revenue_categories', 'revenue_eur')})
       ) s`;
-    return { rowCount: await countPeriod(sql, 'descriptive_statistics', window.period) };
+    return { rowCount: await countPeriod(sql, 'descriptive_statistics', ctx.period) };
   },
 });

@@ -36,7 +36,7 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
   retry: { attempts: 3, backoffMs: 2_000 },
   checks: [emptyPartitionCheck('customer_snapshots', 'snapshot_month')],
   materialize: async (ctx) => {
-    const month = ctx.partition as string;
+    const month = ctx.partition;
     // The account check compares with the other snapshots: two months loading at once would not
     // see each other's rows, so snapshot loads take turns (they are small).
     await ctx.sql`select pg_advisory_xact_lock(hashtext('pipeline.customer_snapshots.accounts'))`;

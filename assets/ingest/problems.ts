@@ -1,6 +1,6 @@
 import { InputError } from '../../engine/errors.ts';
 
-/** One rejected value or row, located the way SPEC §9 asks: file:line: column: reason. */
+/** One rejected value or row, located the way docs/contract.md §9 asks: file:line: column: reason. */
 export type Problem = { line: number; column: string; reason: string };
 
 const SHOWN = 20;

@@ -1,4 +1,4 @@
-import { type AssetCheck, defineAsset } from '../../engine/asset.ts';
+import { defineAsset, type PartitionedCheck } from '../../engine/asset.ts';
 import { daysInMonth, parseMonth } from '../../engine/months.ts';
 import type { PipelineConfig } from '../config.ts';
 import { emptyPartitionCheck } from './checks.ts';
@@ -31,7 +31,7 @@ const knownReferences = `
  * figures, taken apart from the write: in Node as the bytes streamed (fast path), or from the
  * staged text (validated path: distinct rows, after quarantine). Compared exactly in SQL.
  */
-export const reconciles: AssetCheck<PipelineConfig> = {
+export const reconciles: PartitionedCheck<PipelineConfig> = {
   name: 'reconciles_with_file',
   severity: 'error',
   description: 'row count and revenue of the month equal those of the file',
@@ -41,7 +41,7 @@ export const reconciles: AssetCheck<PipelineConfig> = {
     const [row] = await ctx.sql<{ rows: number; revenue: string; equal: boolean }[]>`
       select count(*)::int as rows, coalesce(sum(revenue_eur), 0)::text as revenue,
         count(*) = ${fileRows} and coalesce(sum(revenue_eur), 0) = ${fileRevenue}::numeric as equal
-      from traffic where send_date between ${ctx.period as string} and ${ctx.asOf as string}`;
+      from traffic where send_date between ${ctx.period} and ${ctx.asOf}`;
     const passed = row?.equal === true;
     return {
       passed,
@@ -54,14 +54,14 @@ export const reconciles: AssetCheck<PipelineConfig> = {
 };
 
 /** warn: revenue far from interactions × the channel's unit price (a pricing or export problem). */
-const revenueMatchesPrice: AssetCheck<PipelineConfig> = {
+const revenueMatchesPrice: PartitionedCheck<PipelineConfig> = {
   name: 'revenue_matches_unit_price',
   severity: 'warn',
   description: 'revenue within ±25 % of interactions × unit price',
   run: async (ctx) => {
     const [row] = await ctx.sql<{ outliers: number }[]>`
       select count(*)::int as outliers from traffic t join channels c using (channel_id)
-      where t.send_date between ${ctx.period as string} and ${ctx.asOf as string}
+      where t.send_date between ${ctx.period} and ${ctx.asOf}
         and abs(t.revenue_eur - t.interactions_count * c.unit_price_eur) > 0.25 * t.interactions_count * c.unit_price_eur`;
     const outliers = row?.outliers ?? 0;
     return {
@@ -101,7 +101,7 @@ export const traffic = defineAsset<PipelineConfig>({
   retry: { attempts: 3, backoffMs: 2_000 },
   checks: [reconciles, revenueMatchesPrice, emptyPartitionCheck('traffic', 'send_date')],
   materialize: async (ctx) => {
-    const partition = ctx.partition as string;
+    const partition = ctx.partition;
     const layout = {
       ...landingFile(ctx.config.landingDir, `traffic/${partition}.csv`),
       columns: COLUMNS,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { formatTime, table } from '../format.ts';
+import { formatTime, table } from '../../engine/format.ts';
 import { loadAssetGraph } from '../load-assets.ts';
-import { withRunStore } from '../services.ts';
+import { withRuns } from '../services.ts';
 
 export function registerAssets(program: Command): void {
   program
@@ -13,7 +13,7 @@ export function registerAssets(program: Command): void {
       const { selectAssets } = await import('../../engine/selection.ts');
       const graph = await loadAssetGraph();
       const keys = graph.keys.length === 0 ? [] : selectAssets(graph, expression);
-      const last = await withRunStore((store) => store.lastMaterializations());
+      const last = await withRuns(({ history }) => history.lastMaterializations());
       const rows = keys.map((key) => {
         const asset = graph.get(key);
         const latest = last.get(key);

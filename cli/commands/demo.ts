@@ -70,23 +70,34 @@ type DemoRun = {
   graph: import('../../engine/graph.ts').AssetGraph<import('../../assets/config.ts').PipelineConfig>;
   plan: import('../../engine/plan.ts').RunPlan;
   store: import('../../engine/run-store.ts').RunStore;
+  history: import('../../engine/run-history.ts').RunHistory;
 };
 
 const SELECTION = '* -group:market';
 
 async function demoRun(database: Database, config: CliConfig, end: number): Promise<DemoRun> {
-  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }] = await Promise.all([
-    import('../load-assets.ts'),
-    import('../../engine/selection.ts'),
-    import('../../engine/plan.ts'),
-    import('../../engine/run-store.ts'),
-  ]);
+  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }, { RunHistory }] = await Promise.all(
+    [
+      import('../load-assets.ts'),
+      import('../../engine/selection.ts'),
+      import('../../engine/plan.ts'),
+      import('../../engine/run-store.ts'),
+      import('../../engine/run-history.ts'),
+    ],
+  );
   const graph = await loadAssetGraph();
   const plan = planRun(graph, selectAssets(graph, SELECTION), {
     from: monthKey(end - 23),
     to: monthKey(end),
   });
-  return { database, config, graph, plan, store: new RunStore(database.db) };
+  return {
+    database,
+    config,
+    graph,
+    plan,
+    store: new RunStore(database.sql),
+    history: new RunHistory(database),
+  };
 }
 
 async function progressBar(total: number) {
@@ -107,41 +118,47 @@ function expectSucceeded(runId: string, status: string): void {
 }
 
 async function materializeInProcess(run: DemoRun): Promise<void> {
-  const [{ executeInProcess }, { createLogger }] = await Promise.all([
+  const [{ InProcessExecutor }, { launchRun }, { createLogger }] = await Promise.all([
+    import('../../engine/in-process-executor.ts'),
     import('../../engine/executor.ts'),
     import('../../engine/logger.ts'),
   ]);
-  const runId = await run.store.createRun({
-    trigger: 'demo',
-    selection: SELECTION,
-    executor: 'in-process',
-    plan: run.plan,
-  });
   const bar = await progressBar(run.plan.nodes.length);
   let done = 0;
-  const result = await executeInProcess({
+  const executor = new InProcessExecutor({
     ...run,
-    runId,
-    config: assetConfig(run.config),
+    configFor: (options) => assetConfig(run.config, options),
     logger: createLogger('silent'),
     concurrency: 2,
+    leaseSeconds: run.config.executorLeaseSeconds,
     onEvent: (event) => {
-      if (event.type === 'succeeded' || event.type === 'failed' || event.type === 'skipped')
-        bar.update(++done);
+      if (event.type !== 'retrying') bar.update(++done);
     },
   });
-  bar.stop();
-  expectSucceeded(runId, result.status);
+  try {
+    const { runId } = await launchRun(run.store, executor, {
+      trigger: 'demo',
+      selection: SELECTION,
+      plan: run.plan,
+    });
+    const status = await executor.finish(runId);
+    bar.stop();
+    expectSucceeded(runId, status);
+  } finally {
+    executor.close();
+  }
 }
 
 /** The same run through BullMQ: two workers in this process, the run followed in Postgres. */
 async function materializeOnWorkers(run: DemoRun): Promise<void> {
-  const [{ createLogger }, { startWorker }, { startQueuedRun }, { followRun }] = await Promise.all([
-    import('../../engine/logger.ts'),
-    import('../../workers/worker.ts'),
-    import('../../queues/runs.ts'),
-    import('../follow-run.ts'),
-  ]);
+  const [{ createLogger }, { startWorker }, { launchRun }, { BullMqExecutor }, { followRun }] =
+    await Promise.all([
+      import('../../engine/logger.ts'),
+      import('../../workers/worker.ts'),
+      import('../../engine/executor.ts'),
+      import('../../queues/bullmq-executor.ts'),
+      import('../follow-run.ts'),
+    ]);
   const { config } = run;
   const workers = [1, 2].map(() =>
     startWorker({
@@ -157,14 +174,13 @@ async function materializeOnWorkers(run: DemoRun): Promise<void> {
   const { connectQueues } = await import('../../queues/queues.ts');
   const queues = await connectQueues(config.redisUrl, config.queuePrefix);
   try {
-    const runId = await startQueuedRun({
-      ...run,
-      queue: queues.assets,
+    const { runId } = await launchRun(run.store, new BullMqExecutor(queues.assets, run.graph), {
       trigger: 'demo',
       selection: SELECTION,
+      plan: run.plan,
     });
     const bar = await progressBar(run.plan.nodes.length);
-    const status = await followRun(run.store, runId, (detail) =>
+    const status = await followRun(run.history, runId, (detail) =>
       bar.update(detail.nodes.filter((node) => node.status === 'succeeded').length),
     );
     bar.stop();

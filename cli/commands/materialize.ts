@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
-import { Interrupted, UsageError } from '../../engine/errors.ts';
-import { assetConfig } from '../asset-config.ts';
+import { PartitionRequiredError, UsageError } from '../../engine/errors.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
-import { printEvent, printRunEnd, summaryOf } from '../run-output.ts';
-import { withRunStore } from '../services.ts';
 
 type MaterializeFlags = {
   partition?: string;
@@ -56,77 +53,45 @@ function partitionRange(flags: MaterializeFlags): { from: string; to: string } |
 
 async function materialize(selection: string, flags: MaterializeFlags): Promise<void> {
   const config = loadConfig();
-  const [{ selectAssets }, { planRun }, { executeInProcess }, { createLogger }] = await Promise.all([
+  const [{ selectAssets }, { planRun }, { launchRun }, execution] = await Promise.all([
     import('../../engine/selection.ts'),
     import('../../engine/plan.ts'),
     import('../../engine/executor.ts'),
-    import('../../engine/logger.ts'),
+    import('../run-execution.ts'),
   ]);
   const graph = await loadAssetGraph();
   const range = partitionRange(flags);
-  const plan = planRun(graph, selectAssets(graph, selection), range);
-  if (!flags.inProcess) {
-    // BullMQ and ioredis are loaded only on this path.
-    const { materializeOnWorkers } = await import('./materialize-queued.ts');
-    await materializeOnWorkers({
-      config,
-      graph,
-      plan,
-      selection,
-      wait: flags.wait,
-      allowBadRows: flags.allowBadRows,
-    });
-    return;
-  }
-  const configForAssets = assetConfig(config, { allowBadRows: flags.allowBadRows });
-  // The CLI's lines are the human view; asset logs (JSON on stderr) only when LOG_LEVEL asks.
-  const logger = createLogger(process.env.LOG_LEVEL ? config.logLevel : 'silent');
+  const plan = withFlagHint(() => planRun(graph, selectAssets(graph, selection), range));
+  const partitions =
+    plan.partitions.length > 0 ? `, partitions ${plan.partitions[0]}..${plan.partitions.at(-1)}` : '';
+  const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`;
+  const launch: import('../run-execution.ts').Launch = async (store, executor) => {
+    const { runId } = await launchRun(
+      store,
+      executor,
+      { trigger: 'cli', selection, plan, config: { allowBadRows: flags.allowBadRows } },
+      (id) => {
+        console.log(
+          `run ${id}: ${nodes} ${flags.inProcess ? '' : 'queued '}(selection '${selection}'${partitions})`,
+        );
+        if (range && plan.partitions.length === 0) {
+          console.log('  (no partitioned asset is selected: the partition flags do not apply)');
+        }
+      },
+    );
+    return runId;
+  };
+  if (flags.inProcess) await execution.executeHere({ config, graph, launch, concurrency: flags.concurrency });
+  // BullMQ and ioredis are loaded only on this path.
+  else await execution.executeOnWorkers({ config, graph, launch, wait: flags.wait });
+}
 
-  const result = await withRunStore(
-    async (store, database) => {
-      const runId = await store.createRun({
-        trigger: 'cli',
-        selection,
-        executor: 'in-process',
-        plan,
-        config: { allowBadRows: flags.allowBadRows },
-      });
-      const partitions =
-        plan.partitions.length > 0 ? `, partitions ${plan.partitions[0]}..${plan.partitions.at(-1)}` : '';
-      const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`;
-      console.log(`run ${runId}: ${nodes} (selection '${selection}'${partitions})`);
-      if (range && plan.partitions.length === 0) {
-        console.log('  (no partitioned asset is selected: the partition flags do not apply)');
-      }
-      const interrupt = new AbortController();
-      const onSignal = () => interrupt.abort(new Interrupted('interrupted'));
-      // Ctrl-C or a service manager's SIGTERM: running nodes finish, the run is marked canceled.
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const started = performance.now();
-      try {
-        const outcome = await executeInProcess({
-          database,
-          store,
-          graph,
-          plan,
-          runId,
-          config: configForAssets,
-          logger,
-          concurrency: flags.concurrency,
-          signal: interrupt.signal,
-          onEvent: printEvent,
-        });
-        const ms = performance.now() - started;
-        const summary = outcome.status === 'succeeded' ? await summaryOf(plan, database) : [];
-        return { runId, ...outcome, ms, summary };
-      } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-      }
-    },
-    { poolSize: flags.concurrency + 2 },
-  );
-  printRunEnd(result.runId, result, result.ms, result.summary);
-  if (result.status !== 'succeeded') process.exitCode = result.status === 'canceled' ? 130 : 1;
+/** The engine says a partition is needed; the CLI says which flags give one. */
+function withFlagHint<T>(plan: () => T): T {
+  try {
+    return plan();
+  } catch (error) {
+    if (!(error instanceof PartitionRequiredError)) throw error;
+    throw new UsageError(`${error.message}: pass --partition YYYY-MM or --from YYYY-MM --to YYYY-MM`);
+  }
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../engine/errors.ts';
-import { nodeId } from '../../engine/plan.ts';
-import { formatDuration, formatMetadata, formatTime, table } from '../format.ts';
+import { formatDuration, formatMetadata, formatTime, table } from '../../engine/format.ts';
+import { idOf } from '../../engine/node.ts';
 import { wholeNumber } from '../options.ts';
-import { withRunStore } from '../services.ts';
+import { resolveRunId, withRuns } from '../services.ts';
 
 const elapsed = (start: Date | null, end: Date | null) =>
   start && end ? end.getTime() - start.getTime() : null;
@@ -15,7 +15,7 @@ export function registerRuns(program: Command): void {
     .option('--limit <n>', 'how many runs', wholeNumber('limit', 1, 10_000), 20)
     .option('--json', 'machine-readable output')
     .action(async (flags: { limit: number; json?: boolean }) => {
-      const runs = await withRunStore((store) => store.listRuns(flags.limit));
+      const runs = await withRuns(({ history }) => history.listRuns(flags.limit));
       if (flags.json) {
         console.log(JSON.stringify(runs, null, 2));
         return;
@@ -49,20 +49,13 @@ export function registerRuns(program: Command): void {
     .argument('<id>', 'run id (or its first characters)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, flags: { json?: boolean }) => {
-      if (id.trim() === '')
-        throw new UsageError('give a run id (or its first characters): see `pipeline runs`');
-      const detail = await withRunStore(async (store) => {
-        const matches = await store.findRunIds(id);
-        if (matches.length === 0) throw new UsageError(`no run ${id}: see \`pipeline runs\``);
-        if (matches.length > 1) throw new UsageError(`run id ${id} is ambiguous: give more characters`);
-        return store.getRun(matches[0] as string);
-      });
+      const detail = await withRuns(async ({ history }) => history.getRun(await resolveRunId(history, id)));
       if (!detail) throw new UsageError(`no run ${id}`);
       if (flags.json) {
         console.log(JSON.stringify(detail, null, 2));
         return;
       }
-      const { run, nodes, checks } = detail;
+      const { run, nodes, attempts, checks } = detail;
       console.log(`run ${run.id}  ${run.status}`);
       console.log(`  trigger ${run.trigger}, executor ${run.executor}, selection '${run.selection}'`);
       if (run.partitionFrom) console.log(`  partitions ${run.partitionFrom}..${run.partitionTo}`);
@@ -76,7 +69,7 @@ export function registerRuns(program: Command): void {
         table(
           ['NODE', 'STATUS', 'ATTEMPTS', 'DURATION', 'METADATA'],
           nodes.map((node) => [
-            nodeId(node.assetKey, node.partitionKey),
+            idOf(node),
             node.status,
             String(node.attempts),
             formatDuration(node.durationMs),
@@ -84,20 +77,27 @@ export function registerRuns(program: Command): void {
           ]),
         ),
       );
-      for (const [title, status] of [
-        ['errors', 'failed'],
-        ['skipped', 'skipped'],
-      ] as const) {
-        const listed = nodes.filter((node) => node.status === status && node.error);
-        if (listed.length === 0) continue;
-        console.log(`\n${title}:`);
-        for (const node of listed)
-          console.log(`  ${nodeId(node.assetKey, node.partitionKey)}: ${node.error}`);
+      const errors = nodes.filter((node) => node.status === 'failed' && node.error);
+      if (errors.length > 0) {
+        console.log('\nerrors:');
+        for (const node of errors) console.log(`  ${idOf(node)}: ${node.error}`);
+      }
+      // Every attempt that did not succeed, in order, so a retry never hides the first error.
+      const earlier = attempts.filter(
+        (attempt) => attempt.status !== 'succeeded' && attempt.status !== 'running',
+      );
+      if (earlier.length > 0) {
+        console.log('\nattempts that did not succeed:');
+        for (const attempt of earlier) {
+          console.log(
+            `  ${idOf(attempt)} attempt ${attempt.attempt} ${attempt.status} at ${formatTime(attempt.finishedAt)}: ${attempt.error ?? ''}`,
+          );
+        }
       }
       if (checks.length > 0) {
         console.log('\nchecks:');
         for (const check of checks) {
-          const where = nodeId(check.assetKey, check.partitionKey);
+          const where = idOf(check);
           const verdict = check.passed ? 'passed' : 'FAILED';
           console.log(
             `  ${where} ${check.checkName} (${check.severity}) ${verdict}${check.message ? `: ${check.message}` : ''}`,

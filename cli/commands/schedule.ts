@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
+import { formatTime } from '../../engine/format.ts';
 import { firstDay, monthOfDate } from '../../engine/months.ts';
 import { loadConfig } from '../config.ts';
-import { formatTime } from '../format.ts';
 
 export function registerSchedule(program: Command): void {
   program

@@ -1,8 +1,8 @@
-import { formatDuration as formatMs, formatTime as formatWhen } from '../../cli/format.ts';
+import { formatDuration as formatMs, formatTime as formatWhen } from '../../engine/format.ts';
 import type { AssetGraph } from '../../engine/graph.ts';
+import type { AssetActivity } from '../../engine/run-history.ts';
 import { type GraphLayout, NODE_HEIGHT, NODE_WIDTH } from '../graph-layout.ts';
 import { type Html, html } from '../html.ts';
-import type { AssetState } from '../queries.ts';
 
 const FILL: Record<string, string> = {
   succeeded: '#dafbe1',
@@ -10,7 +10,7 @@ const FILL: Record<string, string> = {
   running: '#ddf4ff',
   queued: '#ddf4ff',
   pending: '#f6f8fa',
-  skipped: '#f6f8fa',
+  canceled: '#f6f8fa',
 };
 const STROKE: Record<string, string> = {
   succeeded: '#1a7f37',
@@ -23,7 +23,7 @@ const STROKE: Record<string, string> = {
 export function graphSvg<Config>(
   graph: AssetGraph<Config>,
   layout: GraphLayout,
-  states: Map<string, AssetState>,
+  states: Map<string, AssetActivity>,
 ): Html {
   const groups = layout.groups.map(
     (g) => html`<g class="group"><rect x="${g.x - g.width / 2}" y="${g.y - g.height / 2}" width="${g.width}"

@@ -1,5 +1,5 @@
+import type { Materialization } from '../../engine/run-history.ts';
 import { type Html, html } from '../html.ts';
-import type { Materialization } from '../queries.ts';
 
 const WIDTH = 640;
 const HEIGHT = 120;

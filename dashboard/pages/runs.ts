@@ -1,6 +1,6 @@
-import { formatDuration, formatMetadata, formatTime } from '../../cli/format.ts';
-import { nodeId } from '../../engine/plan.ts';
-import type { CheckResultRow, RunNodeRow, RunRow, RunSummaryRow } from '../../engine/run-store.ts';
+import { formatDuration, formatMetadata, formatTime } from '../../engine/format.ts';
+import { idOf } from '../../engine/node.ts';
+import type { RunDetail, RunRow, RunSummaryRow } from '../../engine/run-history.ts';
 import { type Html, html } from '../html.ts';
 import { statusBadge } from '../layout.ts';
 
@@ -22,17 +22,22 @@ export function runsPage(runs: RunSummaryRow[], page: number, more: boolean): Ht
     <p>${page > 1 ? html`<a href="/runs?page=${page - 1}">newer</a> ` : ''}${more ? html`<a href="/runs?page=${page + 1}">older</a>` : ''}</p>`;
 }
 
-export function runPage(run: RunRow, nodes: RunNodeRow[], checks: CheckResultRow[]): Html {
+/** The run's actions a user may take now, each a form posting the page's CSRF token. */
+export type RunActions = { csrfToken: string; reexecute: boolean; cancel: boolean };
+
+export function runPage({ run, nodes, attempts, checks }: RunDetail, actions?: RunActions): Html {
+  const failedAttempts = attempts.filter((a) => a.status === 'failed' || a.status === 'canceled');
   return html`<table><tr><th>status</th><td id="run-status">${statusBadge(run.status)}</td></tr>
     <tr><th>trigger</th><td>${run.trigger} (${run.executor})</td></tr>
     <tr><th>selection</th><td><code>${run.selection}</code></td></tr>
     <tr><th>partitions</th><td>${run.partitionFrom ? `${run.partitionFrom}..${run.partitionTo}` : '—'}</td></tr>
     <tr><th>created / started / finished</th><td>${formatTime(run.createdAt)} / ${formatTime(run.startedAt)} / ${formatTime(run.finishedAt)}</td></tr>
     ${run.error ? html`<tr><th>error</th><td class="error">${run.error}</td></tr>` : ''}</table>
+  ${actions ? runActions(run.id, actions) : ''}
   <h2>Nodes</h2>
   <table id="nodes"><tr><th>node</th><th>status</th><th>attempts</th><th>started</th><th>duration</th><th>metadata / error</th><th>checks</th></tr>
   ${nodes.map((node) => {
-    const id = nodeId(node.assetKey, node.partitionKey);
+    const id = idOf(node);
     const nodeChecks = checks.filter(
       (c) => c.assetKey === node.assetKey && c.partitionKey === node.partitionKey,
     );
@@ -41,5 +46,24 @@ export function runPage(run: RunRow, nodes: RunNodeRow[], checks: CheckResultRow
       <td>${formatDuration(node.durationMs)}</td>
       <td>${node.error ? html`<pre class="error">${node.error}</pre>` : html`<code>${formatMetadata(node.metadata)}</code>`}</td>
       <td>${nodeChecks.map((c) => html`${statusBadge(c.passed ? 'succeeded' : 'failed')} ${c.checkName}${c.message ? html`: ${c.message}` : ''}<br>`)}</td></tr>`;
-  })}</table>`;
+  })}</table>
+  ${
+    failedAttempts.length === 0
+      ? ''
+      : html`<h2>Attempts that did not succeed</h2>
+  <table id="attempts"><tr><th>node</th><th>attempt</th><th>status</th><th>ended</th><th>error</th></tr>
+  ${failedAttempts.map(
+    (
+      a,
+    ) => html`<tr data-node="${idOf(a)}" data-attempt="${a.attempt}"><td>${idOf(a)}</td><td>${a.attempt}</td>
+      <td>${statusBadge(a.status)}</td><td>${formatTime(a.finishedAt)}</td><td><pre class="error">${a.error ?? ''}</pre></td></tr>`,
+  )}</table>`
+  }`;
+}
+
+function runActions(runId: string, actions: RunActions): Html {
+  const button = (action: string, label: string) =>
+    html`<form class="inline action" method="post" action="/runs/${runId}/${action}" id="${action}">
+      <input type="hidden" name="_csrf" value="${actions.csrfToken}"><button type="submit">${label}</button></form>`;
+  return html`<div class="actions">${actions.reexecute ? button('reexecute', 'Re-execute failed') : ''}${actions.cancel ? button('cancel', 'Cancel run') : ''}</div>`;
 }

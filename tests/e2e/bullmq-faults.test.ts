@@ -357,12 +357,10 @@ describe('worker faults', () => {
       expect(await toyValues()).toEqual({ source: 1, 'daily[2026-10]': 2 });
     }, 150_000);
 
-    // Known defect, kept as an expected failure so it is noticed when fixed: postgres.js 3.4.9
-    // writes its ROLLBACK to the dead connection from a setImmediate and throws "Cannot read
-    // properties of null (reading 'write')" where nothing can catch it, killing the process
-    // (porsager/postgres#1154, #1208; unmerged fixes #1168, #1209). A Postgres restart, failover
-    // or pg_terminate_backend does the same to a worker whose asset is inside its transaction.
-    it.fails('a worker itself survives losing its connection in the middle of a transaction (fails today: postgres.js crashes it)', async () => {
+    // postgres.js 3.4.9 wrote its ROLLBACK to the dead connection from a setImmediate and threw
+    // "Cannot read properties of null (reading 'write')" where nothing could catch it, killing the
+    // process (porsager/postgres#1154, #1208). patches/ carries the guard (applied by npm ci).
+    it('a worker itself survives losing its connection in the middle of a transaction', async () => {
       await clearToyTables();
       const target = { redisUrl: redisUrl(), prefix: testPrefix('pg-crash'), databaseUrl: proxiedUrl };
       const queue = assetQueue(target);

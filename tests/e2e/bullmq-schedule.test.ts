@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssetGraph } from '../../engine/graph.ts';
 import { createLogger } from '../../engine/logger.ts';
 import { RunStore } from '../../engine/run-store.ts';
+import { BullMqExecutor } from '../../queues/bullmq-executor.ts';
 import {
   type AssetJobData,
   QUEUES,
@@ -201,8 +202,8 @@ describe('a tick of the monthly schedule', () => {
     const graph = new AssetGraph(scheduledToyAssets);
     const deps = {
       graph,
-      store: new RunStore(database.db),
-      queue: assetQueue,
+      store: new RunStore(database.sql),
+      executor: new BullMqExecutor(assetQueue, graph),
       logger: createLogger('silent'),
     };
     const [before] = await runOfTick(firstTickId);

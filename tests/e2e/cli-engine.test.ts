@@ -155,7 +155,7 @@ describe('pipeline materialize --in-process', () => {
     expect(done).toHaveLength(12);
     expect(result.stdout).not.toMatch(/[✗↻–] /);
     expect(result.lines.at(-1)).toMatch(
-      new RegExp(`^run ${id} succeeded: 12 succeeded, 0 failed, 0 skipped in \\d+ ms$`),
+      new RegExp(`^run ${id} succeeded: 12 succeeded, 0 failed in \\d+ ms$`),
     );
 
     // Each ✓ line reports the value the asset wrote, and every node wrote exactly one row.
@@ -190,7 +190,7 @@ describe('pipeline materialize --in-process', () => {
     expect(events).toEqual({ starts: 12, ends: 12 });
   });
 
-  it('a failing node is retried, then fails; its dependants are skipped and its siblings still run', async () => {
+  it('a failing node is retried, then fails; its dependants wait, pending, and its siblings still run', async () => {
     const result = await materialize(['*', '--partition', '2026-10'], { TOY_FAIL: 'left[2026-10]' });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(1);
@@ -203,8 +203,8 @@ describe('pipeline materialize --in-process', () => {
     expect(result.lines).toContainEqual(
       expect.stringMatching(/^ {2}✗ left\[2026-10\] {2}\d+ ms {2}toy failure of left\[2026-10\]$/),
     );
-    expect(result.lines).toContain('  – joined[2026-10]  skipped: upstream left[2026-10] failed');
-    expect(result.lines).toContain('  – summary  skipped: upstream left[2026-10] failed');
+    expect(result.lines).toContain('  – joined[2026-10]  not started: upstream left[2026-10] failed');
+    expect(result.lines).toContain('  – summary  not started: upstream left[2026-10] failed');
     const succeeded = result.lines.filter((l) => l.startsWith('  ✓ ')).map((l) => l.split(/ {2}/)[1]);
     expect(succeeded.map((s) => s?.slice(2)).sort()).toEqual([
       'daily[2026-10]',
@@ -213,7 +213,7 @@ describe('pipeline materialize --in-process', () => {
       'source',
     ]);
     expect(result.lines.at(-1)).toMatch(
-      new RegExp(`^run ${id} failed: 4 succeeded, 1 failed, 2 skipped in \\d+ ms$`),
+      new RegExp(`^run ${id} failed: 4 succeeded, 1 failed, 2 not started in \\d+ ms$`),
     );
   });
 
@@ -228,8 +228,8 @@ describe('pipeline materialize --in-process', () => {
         /^ {2}✗ left\[2026-10\] {2}\d+ ms {2}toy\/left\[2026-10\]\.csv:2: value: not a number$/,
       ),
     );
-    expect(result.lines).toContain('  – joined[2026-10]  skipped: upstream left[2026-10] failed');
-    expect(result.lines.at(-1)).toMatch(/ failed: 4 succeeded, 1 failed, 2 skipped in \d+ ms$/);
+    expect(result.lines).toContain('  – joined[2026-10]  not started: upstream left[2026-10] failed');
+    expect(result.lines.at(-1)).toMatch(/ failed: 4 succeeded, 1 failed, 2 not started in \d+ ms$/);
 
     // With one slot, each node ends before the next starts: the events alternate start, end.
     const events = await database.sql<{ asset: string; event: string }[]>`
@@ -263,7 +263,7 @@ describe('pipeline materialize --in-process', () => {
       ),
     );
     expect(bad.lines).toContain(`      ! check positive (error) failed: value -${before} is not positive`);
-    expect(bad.lines.at(-1)).toMatch(/ failed: 0 succeeded, 1 failed, 0 skipped in \d+ ms$/);
+    expect(bad.lines.at(-1)).toMatch(/ failed: 0 succeeded, 1 failed in \d+ ms$/);
     expect((await toyValues()).get('joined[2026-10]')).toBe(before);
 
     const shown = await pipeline(['run', bad.run.id.slice(0, 8)]);
@@ -384,7 +384,7 @@ describe('pipeline runs and run', () => {
       expect.stringMatching(/^\d+ ms$/),
       '12 succeeded',
     ]);
-    expect(rows.at(-2)?.[7]).toBe('1 failed, 2 skipped, 4 succeeded');
+    expect(rows.at(-2)?.[7]).toBe('1 failed, 2 pending, 4 succeeded');
   });
 
   it('runs --json --limit 2 is the two newest runs', async () => {
@@ -416,8 +416,8 @@ describe('pipeline runs and run', () => {
       'left[2026-10]': ['failed', '2'],
       'right[2026-10]': ['succeeded', '1'],
       'rolling[2026-10]': ['succeeded', '1'],
-      'joined[2026-10]': ['skipped', '0'],
-      summary: ['skipped', '0'],
+      'joined[2026-10]': ['pending', '0'],
+      summary: ['pending', '0'],
     });
     expect(lines).toContainEqual(
       expect.stringMatching(/^ {2}left\[2026-10\]: .*toy failure of left\[2026-10\]$/),

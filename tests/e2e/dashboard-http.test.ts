@@ -78,13 +78,13 @@ beforeAll(async () => {
   database = await openDatabase(secretDatabaseUrl, { max: 5 });
   redis = await connectRedis(redisUrl());
   queues = openQueues(redis, PREFIX);
-  store = new RunStore(database.db);
-  seededRunId = await store.createRun({
+  store = new RunStore(database.sql);
+  ({ runId: seededRunId } = await store.createRun({
     trigger: 'cli',
     selection: '+joined',
     executor: 'bullmq',
     plan: planRun(graph, graph.upstreamOf('joined').concat('joined'), { from: '2025-03', to: '2025-03' }),
-  });
+  }));
 });
 
 afterEach(async () => {

@@ -40,7 +40,7 @@ describe('pipeline generate: determinism and layout', () => {
     expect(c['channels.csv']).toBe(a['channels.csv']);
   });
 
-  it('lays out SPEC §1: channels.csv, customers/ and traffic/ per month, with the contract headers', () => {
+  it('lays out the landing zone: channels.csv, customers/ and traffic/ per month, with the contract headers', () => {
     const dir = join(scratch, 'a');
     expect(readdirSync(dir).sort()).toEqual(['channels.csv', 'customers', 'traffic']);
     const files = MONTHS_2025_09_TO_2026_10.map((m) => `${m}.csv`);
@@ -100,7 +100,10 @@ describe('pipeline generate: determinism and layout', () => {
   });
 });
 
-/** Every SPEC §9 rule, checked independently of the loader; returns the violations found. */
+/**
+ * Every loading rule of docs/contract.md §9, checked independently of the loader; returns the
+ * violations found.
+ */
 function loadingRuleViolations(zone: LandingZone): string[] {
   const problems: string[] = [];
   const fail = (message: string) => {
@@ -164,7 +167,7 @@ describe('pipeline generate: realism with the defaults', () => {
     zone = readLandingZone(dir);
   }, 120_000);
 
-  it('passes every loading rule of SPEC §9', () => {
+  it('passes every loading rule of the contract', () => {
     expect(zone.snapshots.size).toBe(24);
     expect(loadingRuleViolations(zone)).toEqual([]);
   });

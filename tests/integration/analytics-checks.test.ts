@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { industryExposure, segmentDistribution, topCustomers } from '../../assets/analytics/index.ts';
 import type { PipelineConfig } from '../../assets/config.ts';
 import { assets } from '../../assets/index.ts';
-import type { AssetContext, AssetDefinition, CheckOutcome } from '../../engine/asset.ts';
+import {
+  type AssetDefinition,
+  type CheckOutcome,
+  dependencyWindow,
+  type PartitionedContext,
+} from '../../engine/asset.ts';
 import { drizzleInTransaction } from '../../engine/database.ts';
 import { AssetGraph } from '../../engine/graph.ts';
 import { selectAssets } from '../../engine/selection.ts';
@@ -52,7 +57,8 @@ async function check(
         log: pino({ level: 'silent' }),
         signal: new AbortController().signal,
         config: { landingDir: FIXTURE_LANDING, exportDir: '/tmp', allowBadRows: 0 },
-      } satisfies AssetContext<PipelineConfig>;
+        window: (dependency: string) => dependencyWindow(asset, '2026-10', dependency),
+      } satisfies PartitionedContext<PipelineConfig>;
       const outcome = await found.run({ ...ctx, metadata: { rowCount: 0 } });
       throw Object.assign(new Error('rollback'), { outcome });
     })

@@ -11,8 +11,8 @@ import { runInProcess } from '../support/run-plan.ts';
 
 /**
  * Every analytics table, every row, every column, against the fixture's expected answers
- * (../shared/fixtures/small, copied into tests/fixtures): money and percentages to the cent (as
- * text), counts exactly, statistics to 1e-9 relative.
+ * (tests/fixtures/small): money and percentages to the cent (as text), counts exactly, statistics
+ * to 1e-9 relative.
  */
 
 type Row = Record<string, string | number | null>;

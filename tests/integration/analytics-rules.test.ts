@@ -8,9 +8,9 @@ import { runInProcess } from '../support/run-plan.ts';
 import { createTrafficMonths } from '../support/traffic-partitions.ts';
 
 /**
- * The rules of SPEC §5–§7 on tiny hand-computed data sets: rows are inserted straight into the
- * ingest tables (no landing files, no ingest assets), the rollups and the analytics assets are
- * materialized in-process, and every expected row was worked out by hand.
+ * The rules of docs/contract.md §5–§7 on tiny hand-computed data sets: rows are inserted straight
+ * into the ingest tables (no landing files, no ingest assets), the rollups and the analytics assets
+ * are materialized in-process, and every expected row was worked out by hand.
  *
  * Most cases use P = 2026-06: W12(P) = 2025-07 … 2026-06, P-12 = 2025-06, P-13 = 2025-05.
  */

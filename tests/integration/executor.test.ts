@@ -1,18 +1,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AssetCheck, type AssetContext, type AssetSpec, defineAsset } from '../../engine/asset.ts';
+import {
+  type AssetCheck,
+  type AssetContext,
+  type AssetDependency,
+  defineAsset,
+  type RetryPolicy,
+} from '../../engine/asset.ts';
 import { InputError } from '../../engine/errors.ts';
 import { AssetGraph } from '../../engine/graph.ts';
+import { RunHistory } from '../../engine/run-history.ts';
 import { RunStore } from '../../engine/run-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runInProcess } from '../support/run-plan.ts';
 
 let database: TestDatabase;
 let store: RunStore;
+let history: RunHistory;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  store = new RunStore(database.db);
+  store = new RunStore(database.sql);
+  history = new RunHistory(database);
   await database.sql`create table slices (asset text, partition text, value int, primary key (asset, partition))`;
   await database.sql`create table events (id bigserial primary key, node text, event text, at timestamptz default clock_timestamp())`;
 });
@@ -24,14 +33,22 @@ beforeEach(async () => {
 type Behaviour = (ctx: AssetContext) => Promise<void> | void;
 
 /** An asset that logs start/end events and writes `value` into its slice; `behave` may throw or wait. */
-function asset(key: string, spec: Partial<AssetSpec> = {}, behave: Behaviour = () => {}) {
+type TestSpec = {
+  group?: string;
+  deps?: AssetDependency[];
+  partitions?: 'monthly';
+  retry?: Partial<RetryPolicy>;
+  checks?: AssetCheck[];
+};
+
+function asset(key: string, spec: TestSpec = {}, behave: Behaviour = () => {}) {
   return defineAsset({
     key,
     group: spec.group ?? 'test',
     description: key,
     retry: { attempts: 1, backoffMs: 1 },
     ...spec,
-    materialize: async (ctx) => {
+    materialize: async (ctx: AssetContext) => {
       const node = ctx.partition ? `${key}[${ctx.partition}]` : key;
       await database.sql`insert into events (node, event) values (${node}, 'start')`;
       await behave(ctx);
@@ -82,7 +99,7 @@ const diamond = (behave: Record<string, Behaviour> = {}, partitioned = true) => 
 describe('in-process execution', () => {
   it('runs a diamond over a range in dependency order, each node once', async () => {
     const { result, detail } = await run(diamond(), ['a', 'b', 'c', 'd'], { from: '2026-08', to: '2026-10' });
-    expect(result).toEqual({ status: 'succeeded', succeeded: 12, failed: 0, skipped: 0, pending: 0 });
+    expect(result).toEqual({ status: 'succeeded', succeeded: 12, failed: 0, canceled: 0, pending: 0 });
     const times = await eventTimes();
     expect(times.size).toBe(12);
     for (const month of ['2026-08', '2026-09', '2026-10']) {
@@ -122,7 +139,7 @@ describe('in-process execution', () => {
     expect(overlap('b', 'c')).toBe(false);
   });
 
-  it('stops only the downstream of a failure; siblings still run', async () => {
+  it('a failure leaves its downstream pending and the run failed; siblings still run', async () => {
     const definitions = [
       ...diamond({
         b: (ctx) => {
@@ -135,20 +152,20 @@ describe('in-process execution', () => {
       from: '2026-09',
       to: '2026-10',
     });
-    expect(result).toEqual({ status: 'failed', succeeded: 8, failed: 1, skipped: 1, pending: 0 });
+    expect(result).toEqual({ status: 'failed', succeeded: 8, failed: 1, canceled: 0, pending: 1 });
     const node = (id: string) => detail?.nodes.find((n) => `${n.assetKey}[${n.partitionKey}]` === id);
     expect(node('b[2026-10]')).toMatchObject({ status: 'failed', attempts: 1 });
     expect(node('b[2026-10]')?.error).toBe('b broke');
     expect(node('b[2026-10]')?.errorCause).toContain('Error: b broke');
-    expect(node('d[2026-10]')).toMatchObject({
-      status: 'skipped',
-      error: 'skipped: upstream b[2026-10] failed',
-    });
+    expect(node('d[2026-10]')).toMatchObject({ status: 'pending', attempts: 0, error: null });
     expect(node('e[2026-10]')?.status).toBe('succeeded');
     expect(node('d[2026-09]')?.status).toBe('succeeded');
-    expect(events.filter((e) => e.type === 'skipped').map((e) => e.node.id)).toEqual(['d[2026-10]']);
+    expect(events.filter((e) => e.type === 'failed').map((e) => e.node)).toEqual([
+      { assetKey: 'b', partitionKey: '2026-10' },
+    ]);
     expect(detail?.run.status).toBe('failed');
     expect(detail?.run.finishedAt).not.toBeNull();
+    expect(detail?.run.leaseUntil).toBeNull();
   });
 
   it('retries transient errors with backoff, but never input errors', async () => {
@@ -196,9 +213,9 @@ describe('in-process execution', () => {
       metadata: { rowCount: 1, period: '2026-10-01' },
     });
     expect(detail?.nodes[0]?.durationMs).toBeGreaterThanOrEqual(0);
-    const last = await store.lastMaterializations();
+    const last = await history.lastMaterializations();
     expect(last.get('solo')).toMatchObject({ runId, partitionKey: '2026-10', metadata: { rowCount: 1 } });
-    const listed = await store.listRuns(1);
+    const listed = await history.listRuns(1);
     expect(listed[0]).toMatchObject({ id: runId, nodeCounts: { succeeded: 1 } });
   });
 });
@@ -221,7 +238,7 @@ describe('asset checks (write–audit–publish)', () => {
     const after = asset('after', { deps: ['guarded'] });
     expect((await run([guarded, after], ['guarded'])).result.status).toBe('succeeded'); // value 1 passes
     const { result, detail } = await run([guarded, after], ['guarded', 'after']); // value would become 2
-    expect(result).toMatchObject({ status: 'failed', failed: 1, skipped: 1 });
+    expect(result).toMatchObject({ status: 'failed', failed: 1, pending: 1 });
     const [slice] = await database.sql<{ value: number }[]>`select value from slices where asset = 'guarded'`;
     expect(slice?.value).toBe(1); // the previous data stays
     expect(detail?.nodes[0]?.error).toContain(

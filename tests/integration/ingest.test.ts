@@ -10,9 +10,9 @@ import { copyLanding, FIXTURE_LANDING, tableChecksums } from '../support/landing
 import { runInProcess } from '../support/run-plan.ts';
 
 /**
- * The ingest assets against the small fixture landing zone (SPEC §1–§3, §9): the good files load
- * exactly, every kind of bad input is rejected with `file:line: column: reason` and leaves every
- * table as it was, and the input variations SPEC §1 allows load fine.
+ * The ingest assets against the small fixture landing zone (docs/contract.md §1–§3, §9): the good
+ * files load exactly, every kind of bad input is rejected with `file:line: column: reason` and
+ * leaves every table as it was, and the input variations docs/contract.md §1 allows load fine.
  */
 
 const INGEST = ['channels', 'customer_snapshots', 'customers', 'traffic'];
@@ -188,7 +188,13 @@ const FIXTURE_MONTHS = partitionKeys('2025-09', '2026-10');
 
 describe('loading the fixture landing zone', () => {
   it('materializes group:ingest for 2025-09..2026-10 with every row of the files', async () => {
-    expect(initial.result).toEqual({ status: 'succeeded', succeeded: 30, failed: 0, skipped: 0, pending: 0 });
+    expect(initial.result).toEqual({
+      status: 'succeeded',
+      succeeded: 30,
+      failed: 0,
+      canceled: 0,
+      pending: 0,
+    });
     expect(initial.detail.run.status).toBe('succeeded');
     const [counts] = await database.sql<
       { traffic: number; revenue: string; customers: number; snapshots: number; channels: number }[]
@@ -326,7 +332,7 @@ describe('loading the fixture landing zone', () => {
   });
 });
 
-describe('re-running a partition (SPEC §9 idempotency)', () => {
+describe('re-running a partition is idempotent', () => {
   afterEach(restoreFixture);
 
   it('re-running traffic[2026-10] with the same file leaves every table as it was', async () => {
@@ -721,7 +727,7 @@ const RULES: RuleCase[] = [
   },
 ];
 
-describe('SPEC §9: bad input is rejected with file:line: column: reason and nothing changes', () => {
+describe('bad input is rejected with file:line: column: reason and nothing changes', () => {
   it.each([
     ['traffic', TRAFFIC_FILE],
     ['customer_snapshots', CUSTOMERS_FILE],
@@ -788,7 +794,7 @@ describe('SPEC §9: bad input is rejected with file:line: column: reason and not
   });
 });
 
-describe('input that SPEC §1 allows loads', () => {
+describe('every input variation the landing zone allows loads', () => {
   afterEach(restoreFixture);
 
   it.each([

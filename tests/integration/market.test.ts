@@ -17,8 +17,8 @@ import { assets } from '../../assets/index.ts';
 import { fetchDailySeries, SourceRejectedError } from '../../assets/market/alpha-vantage.ts';
 import { createDashboard, listen } from '../../dashboard/server.ts';
 import { PermanentError } from '../../engine/errors.ts';
-import type { RunEvent } from '../../engine/executor.ts';
 import { AssetGraph } from '../../engine/graph.ts';
+import type { RunEvent } from '../../engine/in-process-executor.ts';
 import { type Azurite, DEV_ACCOUNT_KEY, startAzurite } from '../support/azurite.ts';
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -36,10 +36,11 @@ import { runInProcess } from '../support/run-plan.ts';
 import { serverUrl, withDatabase } from '../support/urls.ts';
 
 /**
- * The market group (SPEC §8) against a local fake Alpha Vantage (tests/support/fake-alpha-vantage.ts)
- * and, for the blob path, Azurite: prices kept from STOCK_START and replaced on re-runs, every
- * metric checked against numbers worked out by hand on the tiny series, the API's error payloads,
- * timeouts and non-JSON answers, the API key never shown anywhere, and the two exports.
+ * The market group (docs/contract.md §8) against a local fake Alpha Vantage
+ * (tests/support/fake-alpha-vantage.ts) and, for the blob path, Azurite: prices kept from
+ * STOCK_START and replaced on re-runs, every metric checked against numbers worked out by hand on
+ * the tiny series, the API's error payloads, timeouts and non-JSON answers, the API key never shown
+ * anywhere, and the two exports.
  *
  * The tiny series (closes; STOCK_START = 2024-03-04 drops 02-29 and 03-01):
  *
@@ -396,7 +397,7 @@ describe('API error payloads, timeouts and non-JSON answers', () => {
       attempts: 1,
       error: `Alpha Vantage rejected BBB: ${INVALID_CALL}`,
     });
-    expect(run.nodes.stock_comparison?.status).toBe('skipped');
+    expect(run.nodes.stock_comparison?.status).toBe('pending');
     expect(run.events.filter((e) => e.type === 'retrying')).toEqual([]);
     expect(fake.requestsFor('BBB')).toHaveLength(1);
     // AAA was fetched before BBB failed: its rows went with the rolled-back transaction.
@@ -767,7 +768,7 @@ describe('pipeline materialize group:market --in-process (the CLI, LOG_LEVEL=deb
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.stdout).toMatch(/✓ stock_prices .* rowCount=14 AAADays=5 AAALast=2024-03-08 BBBDays=5 /);
     expect(result.stdout).toMatch(/✓ stock_comparison /);
-    expect(result.stdout).toMatch(/succeeded: 2 succeeded, 0 failed, 0 skipped/);
+    expect(result.stdout).toMatch(/succeeded: 2 succeeded, 0 failed in /);
     expect(result.stderr).toContain('fetched AAA'); // the debug logs were on
     expect(result.stdout + result.stderr).not.toContain(API_KEY);
     const csv = readFileSync(join(exportDir, 'combined_prices.csv'), 'utf8');
@@ -785,7 +786,7 @@ describe('pipeline materialize group:market --in-process (the CLI, LOG_LEVEL=deb
     expect(result.stdout).toContain(`✗ stock_prices`);
     expect(result.stdout).toContain(`Alpha Vantage rejected NOPE: ${INVALID_CALL}`);
     expect(result.stdout).not.toContain('↻');
-    expect(result.stdout).toMatch(/– stock_comparison\s+skipped: upstream stock_prices failed/);
+    expect(result.stdout).toMatch(/– stock_comparison\s+not started: upstream stock_prices failed/);
     expect(result.stderr).toContain('materialization failed'); // the warn log with the error
     expect(result.stdout + result.stderr).not.toContain(API_KEY);
     expect(fake.requestsFor('NOPE')).toHaveLength(1);

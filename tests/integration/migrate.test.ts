@@ -5,7 +5,7 @@ import { dropDatabase, uniqueDatabaseName } from '../support/database.ts';
 import { createTrafficMonths } from '../support/traffic-partitions.ts';
 import { serverUrl, withDatabase } from '../support/urls.ts';
 
-const SPEC_TABLES = [
+const CONTRACT_TABLES = [
   'channels',
   'customers',
   'traffic',
@@ -26,6 +26,7 @@ const SPEC_TABLES = [
   'runs',
   'run_nodes',
   'materializations',
+  'node_attempts',
   'check_results',
 ];
 
@@ -54,7 +55,7 @@ describe('pipeline migrate', () => {
     await dropDatabase(name);
   });
 
-  it('creates the missing database and every SPEC §3 table', async () => {
+  it('creates the missing database and every table of the contract', async () => {
     const result = await runCli(['migrate'], { env: { DATABASE_URL: url } });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -66,11 +67,11 @@ describe('pipeline migrate', () => {
       select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`;
     // Plus the internal monthly rollups of traffic the analytics read (schema/rollups.ts).
     expect(tables.map((t) => t.table_name).sort()).toEqual(
-      [...SPEC_TABLES, 'customer_month_revenue', 'traffic_value_counts'].sort(),
+      [...CONTRACT_TABLES, 'customer_month_revenue', 'traffic_value_counts'].sort(),
     );
   });
 
-  it("keeps the seed's constraints on traffic, with SPEC §3's fixes", async () => {
+  it("keeps the seed's constraints on traffic, with the contract's fixes", async () => {
     if (!database) throw new Error('the first test did not migrate');
     const constraints = await database.sql<{ conname: string; contype: string; definition: string }[]>`
       select conname, contype, pg_get_constraintdef(oid) as definition

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineConfig } from '../../assets/config.ts';
-import { reconciles } from '../../assets/ingest/traffic.ts';
-import type { AssetContext } from '../../engine/asset.ts';
+import { reconciles, traffic } from '../../assets/ingest/traffic.ts';
+import { dependencyWindow, type PartitionedContext } from '../../engine/asset.ts';
 import { drizzleInTransaction } from '../../engine/database.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createTrafficMonths } from '../support/traffic-partitions.ts';
@@ -35,7 +35,8 @@ async function reconcile(tableRows: [string, number, string][]) {
         log: pino({ level: 'silent' }),
         signal: new AbortController().signal,
         config: { landingDir: '', exportDir: '', allowBadRows: 0 },
-      } satisfies AssetContext<PipelineConfig>;
+        window: (dependency: string) => dependencyWindow(traffic, '2026-10', dependency),
+      } satisfies PartitionedContext<PipelineConfig>;
       // The file (as the load measured it): 2 distinct rows, 1.50 EUR.
       const metadata = { rowCount: tableRows.length, fileRows: 2, fileRevenueEur: '1.50' };
       const outcome = await reconciles.run({ ...ctx, metadata });

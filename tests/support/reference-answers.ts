@@ -1,12 +1,12 @@
 import type { CustomerRow, LandingZone } from './landing.ts';
 
 /**
- * The answers of SPEC §5–§7 for one partition, computed from the landing files alone — no SQL,
- * nothing of the product's code — so the acceptance test can hold the pipeline's tables against
- * them. Money is integer cents (bigint), percentages are exact rationals rounded half away from
- * zero, quartiles are exact rationals; every answer is rendered as PostgreSQL prints the column
- * (`12.34`, `2026-10-01`, `7`), so a table and its reference compare as plain strings. Only the
- * descriptive statistics are floats (double precision columns), compared with a tolerance.
+ * The answers of docs/contract.md §5–§7 for one partition, computed from the landing files alone —
+ * no SQL, nothing of the product's code — so the acceptance test can hold the pipeline's tables
+ * against them. Money is integer cents (bigint), percentages are exact rationals rounded half away
+ * from zero, quartiles are exact rationals; every answer is rendered as PostgreSQL prints the
+ * column (`12.34`, `2026-10-01`, `7`), so a table and its reference compare as plain strings. Only
+ * the descriptive statistics are floats (double precision columns), compared with a tolerance.
  */
 
 /** One row of a table as PostgreSQL prints each column (`column::text`). */
@@ -85,7 +85,7 @@ export function percentileCont(sorted: readonly bigint[], pNum: bigint, pDen: bi
   return { num: lo * pDen + remainder * (hi - lo), den: pDen };
 }
 
-/** SPEC §6: Low ≤ Q1 < Mid ≤ Q3 < High. */
+/** docs/contract.md §6: Low ≤ Q1 < Mid ≤ Q3 < High. */
 function category(value: bigint, q1: Ratio, q3: Ratio): 'Low' | 'Mid' | 'High' {
   if (value * q1.den <= q1.num) return 'Low';
   if (value * q3.den <= q3.num) return 'Mid';
@@ -104,8 +104,9 @@ function at<T>(items: readonly T[], index: number): T {
 }
 
 /**
- * n, min, max, mean, median, sample stddev, q1, q3 of integer values in 10^-scale units (SPEC §6):
- * everything exact until the final conversion to a float; NULL where undefined.
+ * n, min, max, mean, median, sample stddev, q1, q3 of integer values in 10^-scale units
+ * (docs/contract.md §6): everything exact until the final conversion to a float; NULL where
+ * undefined.
  */
 export function statisticsOf(
   table_name: string,
@@ -139,7 +140,7 @@ export function statisticsOf(
   };
 }
 
-// ── months (an index year × 12 + month − 1, as in SPEC §2's arithmetic) ─────────────────────────
+// ── months (an index year × 12 + month − 1, as in docs/contract.md §2) ──────────────────────────
 
 type Month = number;
 
@@ -164,7 +165,7 @@ type Traffic = { month: Month; customerId: number; interactions: bigint; revenue
 
 type Facts = {
   snapshots: Map<Month, CustomerRow[]>;
-  /** Every traffic row once (SPEC §9: exact duplicates are loaded once). */
+  /** Every traffic row once (docs/contract.md §9: exact duplicates are loaded once). */
   traffic: Traffic[];
   /** Revenue in cents per customer and month of send_date. */
   monthRevenue: Map<number, Map<Month, bigint>>;
@@ -213,7 +214,7 @@ function revenueOver(facts: Facts, customerId: number, months: readonly Month[])
 
 type Member = CustomerRow & { id: number; rev12: bigint };
 
-/** Every answer of SPEC §5–§7 for `partition`, from the landing zone's files. */
+/** Every answer of docs/contract.md §5–§7 for `partition`, from the landing zone's files. */
 export function referenceAnswers(zone: LandingZone, partition: string): ReferenceAnswers {
   const facts = factsOf(zone);
   const p = parseMonthKey(partition);

@@ -1,9 +1,22 @@
 import { type Logger, pino } from 'pino';
 import type { Database } from '../../engine/database.ts';
-import { executeInProcess, type RunEvent } from '../../engine/executor.ts';
+import { launchRun } from '../../engine/executor.ts';
 import type { AssetGraph } from '../../engine/graph.ts';
+import { InProcessExecutor, type RunEvent } from '../../engine/in-process-executor.ts';
 import { planRun } from '../../engine/plan.ts';
+import { RunHistory } from '../../engine/run-history.ts';
 import { RunStore } from '../../engine/run-store.ts';
+
+/** Node counts by status, as the CLI's closing line gives them. */
+export function countNodes(nodes: readonly { status: string }[]) {
+  const count = (status: string) => nodes.filter((node) => node.status === status).length;
+  return {
+    succeeded: count('succeeded'),
+    failed: count('failed'),
+    canceled: count('canceled'),
+    pending: count('pending') + count('queued'),
+  };
+}
 
 /** Plans, records and executes a run in this process, as `pipeline materialize --in-process` does. */
 export async function runInProcess<Config>(options: {
@@ -16,25 +29,28 @@ export async function runInProcess<Config>(options: {
   /** Where the assets' logs go; silent by default. */
   logger?: Logger;
 }) {
-  const store = new RunStore(options.database.db);
+  const store = new RunStore(options.database.sql);
   const plan = planRun(options.graph, options.selection, options.partitions);
-  const runId = await store.createRun({
-    trigger: 'cli',
-    selection: options.selection.join(','),
-    executor: 'in-process',
-    plan,
-  });
   const events: RunEvent[] = [];
-  const result = await executeInProcess({
+  const executor = new InProcessExecutor({
     database: options.database,
     store,
     graph: options.graph,
-    plan,
-    runId,
-    config: options.config,
+    configFor: () => options.config,
     logger: options.logger ?? pino({ level: 'silent' }),
     concurrency: options.concurrency ?? 2,
     onEvent: (event) => events.push(event),
   });
-  return { runId, result, events, detail: await store.getRun(runId) };
+  try {
+    const { runId } = await launchRun(store, executor, {
+      trigger: 'cli',
+      selection: options.selection.join(','),
+      plan,
+    });
+    const status = await executor.finish(runId);
+    const detail = await new RunHistory(options.database).getRun(runId);
+    return { runId, result: { status, ...countNodes(detail?.nodes ?? []) }, events, detail };
+  } finally {
+    executor.close();
+  }
 }

@@ -3,7 +3,7 @@ import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, loadConfig } from '../../cli/c
 import { ConfigError, redactUrl } from '../../engine/errors.ts';
 
 describe('loadConfig', () => {
-  it('applies the SPEC §10 defaults to an empty environment', () => {
+  it('applies the documented defaults to an empty environment', () => {
     const config = loadConfig({});
     expect(config.databaseUrl).toBe(DEFAULT_DATABASE_URL);
     expect(config.redisUrl).toBe(DEFAULT_REDIS_URL);

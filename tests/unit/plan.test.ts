@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AssetDependency } from '../../engine/asset.ts';
 import { UsageError } from '../../engine/errors.ts';
 import { AssetGraph } from '../../engine/graph.ts';
-import { nodeId, partitionKeys, planRun, type RunPlan } from '../../engine/plan.ts';
+import { nodeId } from '../../engine/node.ts';
+import { partitionKeys, planRun, type RunPlan } from '../../engine/plan.ts';
 import { noOpAsset } from '../support/no-op-assets.ts';
 
 const asset = (key: string, deps: AssetDependency[] = [], partitioned = false) =>
@@ -32,7 +33,7 @@ const diamond = (partitioned: boolean) =>
     asset('d', ['c', 'b'], partitioned),
   ]);
 
-// The shape of SPEC §4, reduced.
+// The shape of docs/contract.md §4, reduced.
 const pipeline = new AssetGraph([
   asset('channels'),
   asset('snapshots', [], true),
@@ -210,15 +211,14 @@ describe('planRun', () => {
   it('a partitioned asset without partitions is a usage error naming the assets and the flags', () => {
     const error = usageError(() => planRun(pipeline, ['channels', 'analytics', 'traffic']));
     expect(error.message).toBe(
-      'partitioned asset(s) traffic, analytics need a partition: ' +
-        'pass --partition YYYY-MM or --from YYYY-MM --to YYYY-MM',
+      'partitioned asset(s) traffic, analytics need a partition or a range of partitions',
     );
     expect(error.exitCode).toBe(2);
   });
 
   it('from after to is a usage error', () => {
     const error = usageError(() => planRun(pipeline, ['traffic'], { from: '2026-03', to: '2026-01' }));
-    expect(error.message).toBe('partition range 2026-03..2026-01 is empty: --from is after --to');
+    expect(error.message).toBe('partition range 2026-03..2026-01 is empty: it starts after it ends');
     expect(() => partitionKeys('2026-01', '2025-12')).toThrow(UsageError);
   });
 

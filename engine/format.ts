@@ -1,4 +1,4 @@
-/** Small formatting helpers shared by the CLI's human output. */
+/** Small formatting helpers for people reading runs: the CLI's lines and the dashboard's pages. */
 
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '—';

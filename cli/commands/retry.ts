@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { loadAssetGraph } from '../load-assets.ts';
+import { wholeNumber } from '../options.ts';
+import { resolveRunId, withRuns } from '../services.ts';
+
+type RetryFlags = { inProcess?: boolean; wait: boolean; concurrency: number };
+
+export function registerRetry(program: Command): void {
+  program
+    .command('retry')
+    .description("re-execute a run's failed nodes and go on with what they unblock, in the same run")
+    .argument('<run>', 'run id (or its first characters)')
+    .option('--in-process', 'run here, without Redis or workers')
+    .option('--no-wait', 'print the run id and return (with workers)')
+    .option(
+      '--concurrency <n>',
+      'nodes materializing at once (in-process; workers have their own)',
+      wholeNumber('concurrency', 1, 32),
+      2,
+    )
+    .action(retry);
+}
+
+async function retry(id: string, flags: RetryFlags): Promise<void> {
+  const config = loadConfig();
+  const [{ reexecuteRun }, execution] = await Promise.all([
+    import('../../engine/executor.ts'),
+    import('../run-execution.ts'),
+  ]);
+  const graph = await loadAssetGraph();
+  // Resolved (and checked to exist) before any queue is opened.
+  const runId = await withRuns(({ history }) => resolveRunId(history, id));
+  const launch: import('../run-execution.ts').Launch = async (store, executor) => {
+    const dispatched = await reexecuteRun(store, executor, runId);
+    console.log(
+      `run ${runId}: re-executing from its failures, ${dispatched} node${dispatched === 1 ? '' : 's'} ready ` +
+        `(${flags.inProcess ? 'in this process' : 'on the workers'})`,
+    );
+    return runId;
+  };
+  if (flags.inProcess) await execution.executeHere({ config, graph, launch, concurrency: flags.concurrency });
+  else await execution.executeOnWorkers({ config, graph, launch, wait: flags.wait });
+}

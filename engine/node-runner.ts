@@ -1,0 +1,116 @@
+import type { AssetMetadata } from './asset.ts';
+import type { Database } from './database.ts';
+import type { AssetGraph } from './graph.ts';
+import type { Logger } from './logger.ts';
+import { materializeNode } from './materialize-node.ts';
+import type { NodeRef } from './node.ts';
+import {
+  type AttemptEnd,
+  type CheckRecord,
+  NodeSupersededError,
+  RunCanceledError,
+  type RunStatus,
+  type RunStore,
+} from './run-store.ts';
+
+/**
+ * One attempt at one node, the same for every executor: start it, materialize it with its
+ * completion in the asset's own transaction, or record why it did not succeed. What differs
+ * between executors — how ready nodes are dispatched, how a retry waits — stays with them.
+ */
+
+export type NodeRunnerDeps<Config> = {
+  database: Database;
+  store: RunStore;
+  graph: AssetGraph<Config>;
+  /** The asset config for a run, from the options it was started with. */
+  configFor: (runConfig: Record<string, unknown>) => Config;
+};
+
+export type AttemptResult =
+  | {
+      kind: 'succeeded';
+      attempt: number;
+      /** The nodes this one unblocked, claimed for the caller to dispatch. */
+      ready: NodeRef[];
+      status: RunStatus;
+      durationMs: number;
+      metadata: AssetMetadata;
+      checks: CheckRecord[];
+    }
+  | {
+      kind: 'failed';
+      attempt: number;
+      /** retrying: back in the queue for another try; failed: for good; canceled: with its run. */
+      end: AttemptEnd;
+      status: RunStatus;
+      reason: string;
+      error: unknown;
+      durationMs: number;
+      checks: CheckRecord[];
+    }
+  /** Nothing ran: the node had succeeded already, its run was canceled, or it cannot start. */
+  | { kind: 'skipped'; state: 'done' | 'canceled' | 'blocked' | 'missing' }
+  /** Another attempt took the node over while this one ran; this one recorded nothing. */
+  | { kind: 'superseded'; attempt: number };
+
+export async function attemptNode<Config>(
+  deps: NodeRunnerDeps<Config>,
+  options: {
+    runId: string;
+    node: NodeRef;
+    logger: Logger;
+    signal: AbortSignal;
+    /** No try follows this one when it fails (the executor's retry budget is spent). */
+    lastTry: boolean;
+  },
+): Promise<AttemptResult> {
+  const { store, graph } = deps;
+  const { runId, node, signal } = options;
+  const started = await store.startNode(runId, node);
+  if (started.state !== 'started') return { kind: 'skipped', state: started.state };
+  const { attempt } = started;
+  const outcome = await materializeNode({
+    database: deps.database,
+    definition: graph.get(node.assetKey),
+    node,
+    runId,
+    config: deps.configFor(started.runConfig),
+    logger: options.logger,
+    signal,
+    beforeCommit: (tx, success) => store.completeNode(tx, runId, node, attempt, success),
+  });
+  if (outcome.ok) {
+    const { ready, status } = outcome.committed;
+    return { kind: 'succeeded', attempt, ready, status, ...pick(outcome) };
+  }
+  if (outcome.error instanceof NodeSupersededError) return { kind: 'superseded', attempt };
+  const canceled = signal.aborted || outcome.error instanceof RunCanceledError;
+  const end: AttemptEnd = canceled
+    ? 'canceled'
+    : outcome.retryable && !options.lastTry
+      ? 'retrying'
+      : 'failed';
+  const { reason } = outcome;
+  const status = await store.failNode(runId, node, attempt, {
+    durationMs: outcome.durationMs,
+    error: reason,
+    cause: outcome.error instanceof Error ? outcome.error.stack : undefined,
+    checks: outcome.checks,
+    end,
+  });
+  return {
+    kind: 'failed',
+    attempt,
+    end,
+    status,
+    reason,
+    error: outcome.error,
+    durationMs: outcome.durationMs,
+    checks: outcome.checks,
+  };
+}
+
+function pick(outcome: { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] }) {
+  return { durationMs: outcome.durationMs, metadata: outcome.metadata, checks: outcome.checks };
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, quoteIdentifier } from '../engine/database.ts';
 import { migrateDatabase } from '../engine/migrations.ts';
+import { MIGRATIONS_FOLDER } from '../schema/migrations-folder.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const PIPELINE_BIN = fileURLToPath(new URL('../bin/pipeline.js', import.meta.url));
@@ -77,7 +78,7 @@ export async function freshDatabase(name: string): Promise<string> {
   const admin = await openDatabase(benchDatabaseUrl('postgres'), { max: 1 });
   await admin.sql.unsafe(`drop database if exists ${quoteIdentifier(name)} with (force)`);
   await admin.close();
-  await migrateDatabase(benchDatabaseUrl(name));
+  await migrateDatabase(benchDatabaseUrl(name), MIGRATIONS_FOLDER);
   return benchDatabaseUrl(name);
 }
 

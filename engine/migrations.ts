@@ -1,17 +1,17 @@
-import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import { type Database, ensureDatabase, openDatabase } from './database.ts';
-
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 
 // Any fixed number: all processes that migrate take the same lock, so concurrent starts serialize.
 const MIGRATION_LOCK_ID = 727_001;
 
 export type MigrationResult = { createdDatabase: boolean; applied: number; total: number };
 
-/** Creates the database if needed and applies pending drizzle-kit migrations, one process at a time. */
-export async function migrateDatabase(url: string): Promise<MigrationResult> {
+/**
+ * Creates the database if needed and applies the pending drizzle-kit migrations of
+ * `migrationsFolder`, one process at a time.
+ */
+export async function migrateDatabase(url: string, migrationsFolder: string): Promise<MigrationResult> {
   const createdDatabase = await ensureDatabase(url);
   const database = await openDatabase(url, { max: 2, applicationName: 'pipeline-migrate' });
   // A session lock on a connection of its own: drizzle's migrator runs on the pool's other one.
@@ -19,9 +19,9 @@ export async function migrateDatabase(url: string): Promise<MigrationResult> {
   try {
     await lock`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
     const before = await countApplied(database);
-    await migrate(database.db, { migrationsFolder: MIGRATIONS_FOLDER });
+    await migrate(database.db, { migrationsFolder });
     const after = await countApplied(database);
-    const total = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).length;
+    const total = readMigrationFiles({ migrationsFolder }).length;
     return { createdDatabase, applied: after - before, total };
   } finally {
     await lock`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`.catch(() => {});

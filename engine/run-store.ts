@@ -145,35 +145,26 @@ export class RunStore {
    */
   async startNode(runId: string, node: NodeRef): Promise<StartedNode> {
     const { assetKey, partitionKey } = node;
+    // The node row's previous state comes from a locked read of it in the same statement.
     const [row] = await this.sql<
       {
-        run_status: RunStatus | null;
-        config: Record<string, unknown> | null;
-        was: NodeStatus | null;
-        attempt: number | null;
+        attempt: number;
+        was: NodeStatus;
         started_at: string | null;
+        run_status: RunStatus;
+        config: Record<string, unknown>;
       }[]
     >`
-      with run as (select status, config from runs where id = ${runId}),
-      before as (
-        select status, attempts, started_at from run_nodes
-        where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey} for update),
-      node as (
-        update run_nodes n set status = 'running', attempts = n.attempts + 1, started_at = now(),
-          finished_at = null, duration_ms = null
-        from before b
-        where n.run_id = ${runId} and n.asset_key = ${assetKey} and n.partition_key = ${partitionKey}
-          and b.status in ('queued', 'running', 'failed') and (select status from run) <> 'canceled'
-        returning n.attempts)
-      select (select status from run) as run_status, (select config from run) as config,
-        b.status as was, (select attempts from node) as attempt, b.started_at::text as started_at
-      from (select 1) one left join before b on true`;
-    if (!row?.run_status || !row.was) return { state: 'missing' };
-    if (row.attempt === null) {
-      if (row.run_status === 'canceled') return { state: 'canceled' };
-      if (row.was === 'succeeded') return { state: 'done' };
-      return row.was === 'pending' ? { state: 'blocked' } : { state: 'canceled' };
-    }
+      update run_nodes n set status = 'running', attempts = n.attempts + 1, started_at = now(),
+        finished_at = null, duration_ms = null
+      from (select status, started_at from run_nodes
+            where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey} for update) b,
+        runs r
+      where n.run_id = ${runId} and n.asset_key = ${assetKey} and n.partition_key = ${partitionKey}
+        and r.id = ${runId} and r.status <> 'canceled' and b.status in ('queued', 'running', 'failed')
+      returning n.attempts as attempt, b.status as was, b.started_at::text as started_at,
+        r.status as run_status, r.config`;
+    if (!row) return this.whyNotStarted(runId, node);
     if (row.was === 'running' || row.run_status === 'queued' || row.run_status === 'failed') {
       await this.sql`
         with abandoned as (
@@ -187,6 +178,28 @@ export class RunStore {
         where id = ${runId} and status in ('queued', 'failed')`;
     }
     return { state: 'started', attempt: row.attempt, runConfig: row.config ?? {} };
+  }
+
+  private async whyNotStarted(runId: string, node: NodeRef): Promise<StartedNode> {
+    const [row] = await this.sql<{ run_status: RunStatus; node_status: NodeStatus | null }[]>`
+      select r.status as run_status, n.status as node_status from runs r
+      left join run_nodes n on n.run_id = r.id and n.asset_key = ${node.assetKey} and n.partition_key = ${node.partitionKey}
+      where r.id = ${runId}`;
+    if (!row?.node_status) return { state: 'missing' };
+    if (row.run_status === 'canceled') {
+      // Its job handed on after its executor died mid-attempt: that attempt ends canceled now.
+      if (row.node_status === 'running') {
+        await this.failNode(runId, node, undefined, {
+          durationMs: 0,
+          error: 'canceled: its executor stopped before the attempt ended, and its run was canceled',
+          checks: [],
+          end: 'canceled',
+        });
+      }
+      return { state: 'canceled' };
+    }
+    if (row.node_status === 'succeeded') return { state: 'done' };
+    return row.node_status === 'pending' ? { state: 'blocked' } : { state: 'canceled' };
   }
 
   /**
@@ -245,8 +258,17 @@ export class RunStore {
     return { ready: completed.ready, status: settled?.status ?? 'running' };
   }
 
-  /** The node's attempt did not succeed: recorded with its checks, and the run settled. */
-  async failNode(runId: string, node: NodeRef, attempt: number, failure: NodeFailure): Promise<RunStatus> {
+  /**
+   * The node's attempt did not succeed: recorded with its checks, and the run settled. Without an
+   * `attempt`, whichever attempt is running (one whose executor is gone: a job BullMQ failed for
+   * stalling, a canceled run's node left running).
+   */
+  async failNode(
+    runId: string,
+    node: NodeRef,
+    attempt: number | undefined,
+    failure: NodeFailure,
+  ): Promise<RunStatus> {
     const { assetKey, partitionKey } = node;
     const nodeStatus = { retrying: 'queued', failed: 'failed', canceled: 'canceled' }[failure.end];
     const attemptStatus = failure.end === 'retrying' ? 'failed' : failure.end;
@@ -260,13 +282,14 @@ export class RunStore {
               error = ${failure.end === 'retrying' ? `attempt ${attempt} failed: ${failure.error}` : failure.error},
               error_cause = ${failure.cause ?? null}
             where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey}
-              and status = 'running' and attempts = ${attempt}
-            returning started_at)
+              and status = 'running' and attempts = coalesce(${attempt ?? null}::int, attempts)
+            returning attempts, started_at)
           insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at,
             duration_ms, error, error_cause)
-          select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, ${attemptStatus}, started_at, now(),
+          select ${runId}, ${assetKey}, ${partitionKey}, attempts, ${attemptStatus}, started_at, now(),
             ${failure.durationMs}, ${failure.error}, ${failure.cause ?? null}
-          from node`,
+          from node
+          on conflict do nothing`,
         insertChecks(tx, runId, node, failure.checks),
         settle(tx, runId),
       ]);
@@ -293,6 +316,14 @@ export class RunStore {
       if (status === undefined) throw new UsageError(`no run ${runId}`);
       if (status === 'queued' || status === 'running') {
         throw new UsageError(`run ${shortId(runId)} is still ${status}: re-execute it once it has ended`);
+      }
+      const [running] = await tx<{ n: number }[]>`
+        select count(*)::int as n from run_nodes where run_id = ${runId} and status = 'running'`;
+      if (running?.n) {
+        throw new UsageError(
+          `run ${shortId(runId)} ${status} but ${running.n} of its nodes are still running: their executor is stopping them ` +
+            '(a node whose executor died is settled when its lease passes, or when another worker takes its job up); re-execute it then',
+        );
       }
       const reset = await tx`
         update run_nodes set status = 'pending', error = null, error_cause = null, finished_at = null
@@ -357,7 +388,9 @@ export class RunStore {
 
   /** The executor let go of the run (it ended, or it was canceled and its nodes settled). */
   async releaseLease(runId: string): Promise<void> {
-    await this.sql`update runs set lease_until = null where id = ${runId}`;
+    // A run that has not ended keeps its lease: with nobody running it, it will be found lost.
+    await this
+      .sql`update runs set lease_until = null where id = ${runId} and status not in ('queued', 'running')`;
   }
 
   /** Of these runs, the ones canceled: their running nodes are to be aborted. */

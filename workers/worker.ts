@@ -1,4 +1,4 @@
-import { type Job, Worker } from 'bullmq';
+import { type Job, type Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type DestinationStream, pino } from 'pino';
 import type { Database } from '../engine/database.ts';
@@ -82,6 +82,7 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
     );
   }
   const watch = watchForCancels(assets, store, logger, options.cancelPollMs ?? 1_000);
+  settleJobsFailedForStalling(assets, queues.assets, store, logger);
   const reaper = setInterval(() => {
     store
       .reapLostRuns()
@@ -99,6 +100,32 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
       connection.disconnect();
     },
   };
+}
+
+/**
+ * A job whose workers kept dying (stalled more often than allowed) is failed by BullMQ itself,
+ * without its processor: its node, still `running`, is failed here, so the run settles and
+ * `pipeline retry` can re-execute it.
+ */
+function settleJobsFailedForStalling(
+  worker: Worker<AssetJobData>,
+  queue: Queue<AssetJobData>,
+  store: RunStore,
+  logger: Logger,
+) {
+  worker.on('stalled', (jobId: string) => {
+    void (async () => {
+      const job = await queue.getJob(jobId);
+      if (!job || (await job.getState()) !== 'failed') return;
+      const { runId, assetKey, partitionKey } = job.data;
+      await store.failNode(runId, { assetKey, partitionKey }, undefined, {
+        durationMs: 0,
+        error: `its job failed: ${job.failedReason} (every worker that took it stopped before it ended)`,
+        checks: [],
+        end: 'failed',
+      });
+    })().catch((error: unknown) => logger.warn({ err: error, jobId }, 'settling a stalled job failed'));
+  });
 }
 
 /**

@@ -22,6 +22,8 @@ export function registerCancel(program: Command): void {
         );
         const deadline = Date.now() + WAIT_FOR_RUNNING_MS;
         for (;;) {
+          // A lost in-process executor's nodes are settled by the look that finds it lost.
+          await store.reapLostRuns();
           const nodes = (await history.getRun(runId))?.nodes ?? [];
           const still = nodes.filter((node) => node.status === 'running');
           if (still.length === 0) {
@@ -31,7 +33,7 @@ export function registerCancel(program: Command): void {
           if (Date.now() > deadline) {
             console.log(
               `  still running after ${WAIT_FOR_RUNNING_MS / 1000} s: ${still.map(idOf).join(', ')} ` +
-                "(their executors abort them when they next look; a lost executor's nodes are settled once its lease passes)",
+                '(their executors abort them when they next look; a node whose executor died is settled when its lease passes, or when another worker takes its job up)',
             );
             return;
           }

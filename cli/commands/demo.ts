@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { redactUrl } from '../../engine/errors.ts';
 import { lastCompleteMonth, monthKey } from '../../engine/months.ts';
+import { MIGRATIONS_FOLDER } from '../../schema/migrations-folder.ts';
 import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { wholeNumber } from '../options.ts';
@@ -32,7 +33,7 @@ async function demo(flags: DemoFlags): Promise<void> {
   try {
     const config = loadConfig();
     say(`1/4 database: ${redactUrl(config.databaseUrl)}${server ? ' (embedded, data in .data/demo)' : ''}`);
-    await migrateDatabase(config.databaseUrl);
+    await migrateDatabase(config.databaseUrl, MIGRATIONS_FOLDER);
     const landing = join(REPO_DATA_DIR, 'demo', 'landing');
     const end = lastCompleteMonth();
     say(`2/4 landing zone: 1 000 customers, 24 months to ${monthKey(end)} in .data/demo/landing`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { PartitionRequiredError, UsageError } from '../../engine/errors.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
-import { wholeNumber } from '../options.ts';
+import { executionOptions, wholeNumber } from '../options.ts';
 
 type MaterializeFlags = {
   partition?: string;
@@ -15,21 +15,15 @@ type MaterializeFlags = {
 };
 
 export function registerMaterialize(program: Command): void {
-  program
-    .command('materialize')
-    .description('materialize a selection of assets for a partition or a range of partitions')
-    .argument('<selection>', "'*', key, +key, key+, group:NAME; several separated by commas or spaces")
-    .option('--partition <YYYY-MM>', 'one monthly partition')
-    .option('--from <YYYY-MM>', 'first partition of a range (with --to)')
-    .option('--to <YYYY-MM>', 'last partition of a range (with --from)')
-    .option('--in-process', 'run here, without Redis or workers')
-    .option('--no-wait', 'print the run id and return (with workers)')
-    .option(
-      '--concurrency <n>',
-      'nodes materializing at once (in-process; workers have their own)',
-      wholeNumber('concurrency', 1, 32),
-      2,
-    )
+  executionOptions(
+    program
+      .command('materialize')
+      .description('materialize a selection of assets for a partition or a range of partitions')
+      .argument('<selection>', "'*', key, +key, key+, group:NAME; several separated by commas or spaces")
+      .option('--partition <YYYY-MM>', 'one monthly partition')
+      .option('--from <YYYY-MM>', 'first partition of a range (with --to)')
+      .option('--to <YYYY-MM>', 'last partition of a range (with --from)'),
+  )
     .option(
       '--allow-bad-rows <n>',
       'quarantine up to N bad input rows instead of failing',

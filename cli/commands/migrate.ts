@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 // Implementations are imported inside actions: every verb would otherwise load every driver.
 import { redactUrl } from '../../engine/errors.ts';
+import { MIGRATIONS_FOLDER } from '../../schema/migrations-folder.ts';
 import { loadConfig } from '../config.ts';
 
 export function registerMigrate(program: Command): void {
@@ -12,7 +13,7 @@ export function registerMigrate(program: Command): void {
     .action(async () => {
       const config = loadConfig();
       const { migrateDatabase } = await import('../../engine/migrations.ts');
-      const result = await migrateDatabase(config.databaseUrl);
+      const result = await migrateDatabase(config.databaseUrl, MIGRATIONS_FOLDER);
       const target = redactUrl(config.databaseUrl);
       if (result.createdDatabase) console.log(`created database ${target}`);
       console.log(

@@ -1,25 +1,18 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
-import { wholeNumber } from '../options.ts';
+import { executionOptions } from '../options.ts';
 import { resolveRunId, withRuns } from '../services.ts';
 
 type RetryFlags = { inProcess?: boolean; wait: boolean; concurrency: number };
 
 export function registerRetry(program: Command): void {
-  program
-    .command('retry')
-    .description("re-execute a run's failed nodes and go on with what they unblock, in the same run")
-    .argument('<run>', 'run id (or its first characters)')
-    .option('--in-process', 'run here, without Redis or workers')
-    .option('--no-wait', 'print the run id and return (with workers)')
-    .option(
-      '--concurrency <n>',
-      'nodes materializing at once (in-process; workers have their own)',
-      wholeNumber('concurrency', 1, 32),
-      2,
-    )
-    .action(retry);
+  executionOptions(
+    program
+      .command('retry')
+      .description("re-execute a run's failed nodes and go on with what they unblock, in the same run")
+      .argument('<run>', 'run id (or its first characters)'),
+  ).action(retry);
 }
 
 async function retry(id: string, flags: RetryFlags): Promise<void> {

@@ -143,6 +143,15 @@ async function nodeStatuses(runId: string): Promise<Record<string, string>> {
   return Object.fromEntries(rows.map((row) => [row.node, row.status]));
 }
 
+/** Waits (up to 2 minutes) for the run to reach `status`; a timeout shows its nodes and the processes' output. */
+async function runReaches(runId: string, status: string): Promise<void> {
+  await waitFor(`run ${runId} to be ${status}`, async () => (await runRow(runId))?.status === status, {
+    timeoutMs: 120_000,
+    intervalMs: 250,
+    detail: async () => `${JSON.stringify(await nodeStatuses(runId))}\n${processOutput()}`,
+  });
+}
+
 /** The nodes table of a run page: node id → data-status. */
 async function pageNodeStatuses(page: Page): Promise<Record<string, string>> {
   const rows = page.locator('#nodes tr[data-node]');
@@ -260,11 +269,7 @@ describe('dashboard in a browser', () => {
       const jobId = `${runId}.joined.${FAILING_PARTITION}`;
 
       // joined fails on every attempt while the file exists; its downstream waits.
-      await waitFor(`run ${runId} to fail`, async () => (await runRow(runId))?.status === 'failed', {
-        timeoutMs: 120_000,
-        intervalMs: 250,
-        detail: processOutput,
-      });
+      await runReaches(runId, 'failed');
       expect(await nodeStatuses(runId)).toMatchObject({ [FAILING_NODE]: 'failed', summary: 'pending' });
       await page.goto(`${baseUrl}/runs/${runId}`);
       await expect(shownStatus(page)).resolves.toBe('failed');
@@ -300,15 +305,7 @@ describe('dashboard in a browser', () => {
       ]);
       expect(response.status()).toBe(204);
 
-      await waitFor(
-        `run ${runId} to resume to success`,
-        async () => (await runRow(runId))?.status === 'succeeded',
-        {
-          timeoutMs: 120_000,
-          intervalMs: 250,
-          detail: async () => `${JSON.stringify(await nodeStatuses(runId))}\n${processOutput()}`,
-        },
-      );
+      await runReaches(runId, 'succeeded');
       expect(new Set(Object.values(await nodeStatuses(runId)))).toEqual(new Set(['succeeded']));
       const [attempts] = await database.sql<{ attempts: number; error: string | null }[]>`
         select attempts, error from run_nodes where run_id = ${runId} and asset_key = 'joined'`;
@@ -320,6 +317,37 @@ describe('dashboard in a browser', () => {
       const shown = await pageNodeStatuses(page);
       expect(shown[FAILING_NODE]).toBe('succeeded');
       expect(shown.summary).toBe('succeeded');
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
+    "the run page's Re-execute failed button resumes the run to success, and the failed attempts stay shown",
+    async () => {
+      writeFileSync(FAIL_FILE, 'remove me to fix joined\n');
+      const page = await openPage();
+      const runId = await materializeFromForm(page, '*', FAILING_PARTITION);
+      await runReaches(runId, 'failed');
+      await page.goto(`${baseUrl}/runs/${runId}`);
+      await expect(shownStatus(page)).resolves.toBe('failed');
+      await expect(page.locator('form#cancel').count()).resolves.toBe(0);
+
+      rmSync(FAIL_FILE);
+      await Promise.all([
+        page.waitForURL(`${baseUrl}/runs/${runId}`),
+        page.locator('form#reexecute').getByRole('button', { name: 'Re-execute failed' }).click(),
+      ]);
+      await runReaches(runId, 'succeeded');
+      await page.goto(`${baseUrl}/runs/${runId}`);
+      await expect(shownStatus(page)).resolves.toBe('succeeded');
+      expect(new Set(Object.values(await pageNodeStatuses(page)))).toEqual(new Set(['succeeded']));
+      await expect(page.locator('form#reexecute').count()).resolves.toBe(0);
+      // The attempts that failed before the fix are still on the page, each with its error.
+      const failedAttempts = page.locator(`#attempts tr[data-node="${FAILING_NODE}"]`);
+      await expect(failedAttempts.count()).resolves.toBeGreaterThanOrEqual(2);
+      await expect(failedAttempts.first().textContent()).resolves.toContain(`toy failure of ${FAILING_NODE}`);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'run-reexecuted.png'), fullPage: true });
     },
     TEST_TIMEOUT,
   );

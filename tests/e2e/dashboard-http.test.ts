@@ -107,7 +107,14 @@ async function runCount(): Promise<number> {
 
 /** The CSRF cookie and the form's hidden token, as a browser gets them from `/`. */
 async function csrfFrom(base: string, headers: Record<string, string> = {}) {
-  const response = await fetch(`${base}/`, { headers });
+  const { token, cookie } = await pageForm(`${base}/`, headers);
+  if (!token || !cookie) throw new Error(`no CSRF token or cookie from ${base}/`);
+  return { token, cookie };
+}
+
+/** A page with the CSRF token of its forms (if it has any) and the cookie it belongs to. */
+async function pageForm(url: string, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { headers });
   expect(response.status).toBe(200);
   const body = await response.text();
   const token = body.match(/name="_csrf" value="([^"]+)"/)?.[1];
@@ -115,8 +122,7 @@ async function csrfFrom(base: string, headers: Record<string, string> = {}) {
     .getSetCookie()
     .map((line) => line.split(';')[0] ?? '')
     .find((pair) => pair.startsWith('pipeline.csrf='));
-  if (!token || !cookie) throw new Error(`no CSRF token or cookie from ${base}/`);
-  return { token, cookie };
+  return { body, token, cookie };
 }
 
 function postMaterialize(
@@ -407,6 +413,143 @@ describe('read-only mode', () => {
     } finally {
       await close();
     }
+  });
+});
+
+/** A run of `plan` whose first node failed for good (its downstream pending), as the protocol records it. */
+async function failedRun(partition: string): Promise<string> {
+  const { runId, ready } = await store.createRun({
+    trigger: 'cli',
+    selection: '+joined',
+    executor: 'bullmq',
+    plan: planRun(graph, [...graph.withUpstream('joined')], { from: partition, to: partition }),
+  });
+  const first = ready[0];
+  if (!first) throw new Error('no ready node');
+  const started = await store.startNode(runId, first);
+  if (started.state !== 'started') throw new Error(started.state);
+  await store.failNode(runId, first, started.attempt, {
+    durationMs: 1,
+    error: 'deliberate',
+    checks: [],
+    end: 'failed',
+  });
+  return runId;
+}
+
+/** The run page's CSRF token and cookie, as the browser gets them with the page. */
+const runPageForm = (base: string, runId: string) => pageForm(`${base}/runs/${runId}`);
+
+function postAction(base: string, runId: string, action: string, token?: string, cookie?: string) {
+  return fetch(`${base}/runs/${runId}/${action}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+    body: new URLSearchParams(token ? { _csrf: token } : {}).toString(),
+  });
+}
+
+const runStatus = async (runId: string) =>
+  (await database.sql<{ status: string }[]>`select status from runs where id = ${runId}`)[0]?.status;
+const nodeStatuses = async (runId: string) =>
+  Object.fromEntries(
+    (
+      await database.sql<{ node: string; status: string }[]>`
+        select asset_key || coalesce('[' || nullif(partition_key, '') || ']', '') as node, status
+        from run_nodes where run_id = ${runId}`
+    ).map((row) => [row.node, row.status]),
+  );
+
+describe('run actions: re-execute failed, cancel', () => {
+  it('re-executes a failed run on the workers with the page token, and refuses without it', async () => {
+    const { url } = await serve();
+    const runId = await failedRun('2025-04');
+    const { body, token, cookie } = await runPageForm(url, runId);
+    expect(body).toContain('id="reexecute"');
+    expect(body).not.toContain('id="cancel"');
+    expect(nodeStatuses(runId)).resolves.toMatchObject({ source: 'failed', 'daily[2025-04]': 'pending' });
+
+    for (const refused of [
+      await postAction(url, runId, 'reexecute'),
+      await postAction(url, runId, 'reexecute', 'forged', cookie),
+      await postAction(url, runId, 'reexecute', token),
+    ]) {
+      expect(refused.status).toBe(403);
+    }
+    expect(await runStatus(runId)).toBe('failed');
+
+    const accepted = await postAction(url, runId, 'reexecute', token, cookie);
+    expect(accepted.status).toBe(303);
+    expect(accepted.headers.get('location')).toBe(`/runs/${runId}`);
+    expect(await runStatus(runId)).toBe('running');
+    expect((await nodeStatuses(runId)).source).toBe('queued');
+    // The node is a job on the assets queue again, for any worker to take.
+    const job = await queues.assets.getJob(`${runId}.source.all`);
+    expect(job?.name).toBe('source');
+    expect(['waiting', 'prioritized']).toContain(await job?.getState());
+    await job?.remove();
+
+    // Nothing failed any more: the button is gone and a stale form is answered 409, saying why.
+    const again = await runPageForm(url, runId);
+    expect(again.body).not.toContain('id="reexecute"');
+    const stale = await postAction(url, runId, 'reexecute', again.token ?? token, again.cookie ?? cookie);
+    expect(stale.status).toBe(409);
+    expect(await stale.text()).toContain('still running');
+  });
+
+  it('cancels a running run: pending and queued nodes canceled, the run canceled', async () => {
+    const { url } = await serve();
+    const { runId } = await store.createRun({
+      trigger: 'cli',
+      selection: '+joined',
+      executor: 'bullmq',
+      plan: planRun(graph, [...graph.withUpstream('joined')], { from: '2025-05', to: '2025-05' }),
+    });
+    const { body, token, cookie } = await runPageForm(url, runId);
+    expect(body).toContain('id="cancel"');
+    expect(body).not.toContain('id="reexecute"');
+    expect((await postAction(url, runId, 'cancel', 'forged', cookie)).status).toBe(403);
+    expect(await runStatus(runId)).toBe('queued');
+
+    const accepted = await postAction(url, runId, 'cancel', token, cookie);
+    expect(accepted.status).toBe(303);
+    expect(await runStatus(runId)).toBe('canceled');
+    const nodes = await nodeStatuses(runId);
+    expect(Object.values(nodes).every((status) => status === 'canceled')).toBe(true);
+    // A canceled run offers to re-execute what was canceled, no longer to cancel.
+    const after = await runPageForm(url, runId);
+    expect(after.body).toContain('id="reexecute"');
+    expect(after.body).not.toContain('id="cancel"');
+    const twice = await postAction(url, runId, 'cancel', after.token, after.cookie);
+    expect(twice.status).toBe(409);
+    expect(await twice.text()).toContain('already ended');
+  });
+
+  it('read-only: no buttons, and both actions are refused with nothing changed', async () => {
+    const runId = await failedRun('2025-06');
+    const writable = await serve();
+    const form = await runPageForm(writable.url, runId);
+    expect(form.body).toContain('id="reexecute"');
+
+    const { url } = await serve({ readOnly: true });
+    const page = await (await fetch(`${url}/runs/${runId}`)).text();
+    expect(page).toContain('id="run-status"');
+    expect(page).not.toContain('id="reexecute"');
+    expect(page).not.toContain('id="cancel"');
+    expect(page).not.toContain('_csrf');
+    for (const action of ['reexecute', 'cancel']) {
+      expect((await postAction(url, runId, action, form.token, form.cookie)).status).toBe(403);
+    }
+    expect(await runStatus(runId)).toBe('failed');
+  });
+
+  it('without Redis: cancel is offered, re-executing (which needs the workers) is not', async () => {
+    const { url } = await serve({ queues: undefined });
+    const runId = await failedRun('2025-07');
+    const { body, token, cookie } = await runPageForm(url, runId);
+    expect(body).not.toContain('id="reexecute"');
+    expect((await postAction(url, runId, 'reexecute', token, cookie)).status).toBe(403);
+    expect(await runStatus(runId)).toBe('failed');
   });
 });
 

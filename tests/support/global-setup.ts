@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { openDatabase, quoteIdentifier } from '../../engine/database.ts';
 import { migrateDatabase } from '../../engine/migrations.ts';
+import { MIGRATIONS_FOLDER } from '../../schema/migrations-folder.ts';
 import { adminUrl, serverUrl, withDatabase } from './urls.ts';
 
 declare module 'vitest' {
@@ -17,7 +18,7 @@ export default async function setup(project: TestProject) {
   const name = `pipeline_template_${process.pid}`;
   const url = withDatabase(serverUrl(), name);
   await dropDatabase(name);
-  await migrateDatabase(url);
+  await migrateDatabase(url, MIGRATIONS_FOLDER);
   project.provide('templateDatabaseUrl', url);
   return async () => {
     await dropDatabase(name);

@@ -347,6 +347,7 @@ serial.database.sql.options.debug = (_connection: number, statement: string) => 
 timed(Job.prototype, 'log', 'job.log (Redis, sent together at the end)', () => true);
 timed(Job.prototype, 'moveToCompleted', 'BullMQ moveToCompleted + fetch next', () => true);
 timed(Queue.prototype, 'addBulk', 'enqueue ready nodes (addBulk)', (self) => self !== serial.queues.assets);
+timed(Queue.prototype, 'add', 'enqueue one ready node (add)', (self) => self !== serial.queues.assets);
 
 // The processor's wall time: from the job's 'active' event to its moveToCompleted.
 let activeAt = 0;

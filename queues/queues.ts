@@ -43,22 +43,22 @@ export async function enqueueNodes<Config>(
   runId: string,
   nodes: readonly NodeRef[],
 ): Promise<void> {
-  if (nodes.length === 0) return;
-  await queue.addBulk(
-    nodes.map((node) => {
-      const data = assetJobData.parse({ runId, assetKey: node.assetKey, partitionKey: node.partitionKey });
-      const retry = graph.get(node.assetKey).retry;
-      return {
-        name: idOf(node),
-        data,
-        opts: {
-          jobId: assetJobId(data),
-          attempts: retry.attempts,
-          backoff: { type: 'exponential', delay: retry.backoffMs },
-        },
-      };
-    }),
-  );
+  const jobs = nodes.map((node) => {
+    const data = assetJobData.parse({ runId, assetKey: node.assetKey, partitionKey: node.partitionKey });
+    const retry = graph.get(node.assetKey).retry;
+    return {
+      name: idOf(node),
+      data,
+      opts: {
+        jobId: assetJobId(data),
+        attempts: retry.attempts,
+        backoff: { type: 'exponential' as const, delay: retry.backoffMs },
+      },
+    };
+  });
+  // One job is one script call; addBulk wraps several in a transaction (MULTI).
+  if (jobs.length === 1 && jobs[0]) await queue.add(jobs[0].name, jobs[0].data, jobs[0].opts);
+  else if (jobs.length > 1) await queue.addBulk(jobs);
 }
 
 /**

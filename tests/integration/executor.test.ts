@@ -10,17 +10,14 @@ import {
 import { InputError } from '../../engine/errors.ts';
 import { AssetGraph } from '../../engine/graph.ts';
 import { RunHistory } from '../../engine/run-history.ts';
-import { RunStore } from '../../engine/run-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runInProcess } from '../support/run-plan.ts';
 
 let database: TestDatabase;
-let store: RunStore;
 let history: RunHistory;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  store = new RunStore(database.sql);
   history = new RunHistory(database);
   await database.sql`create table slices (asset text, partition text, value int, primary key (asset, partition))`;
   await database.sql`create table events (id bigserial primary key, node text, event text, at timestamptz default clock_timestamp())`;

@@ -131,7 +131,17 @@ if (!counts || !bigRun) throw new Error('seeding produced no runs');
 // The dashboard as `pipeline dashboard` serves it (with Redis, so the materialize form is there).
 const redis = await connectRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const queues = openQueues(redis, 'bench-dashboard');
-const dashboard = await listen(createDashboard({ graph, database, queues, readOnly: false }), 0, '127.0.0.1');
+const dashboard = await listen(
+  createDashboard({
+    graph,
+    database,
+    config: { landingDir: '', exportDir: '', allowBadRows: 0 },
+    queues,
+    readOnly: false,
+  }),
+  0,
+  '127.0.0.1',
+);
 const dashboardUrl = `http://127.0.0.1:${port(dashboard)}`;
 
 // The baseline: the same framework answering a constant page as big as `/`.

@@ -11,6 +11,7 @@ import { registerMigrate } from './commands/migrate.ts';
 import { registerRetry } from './commands/retry.ts';
 import { registerRuns } from './commands/runs.ts';
 import { registerSchedule } from './commands/schedule.ts';
+import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
 import { withServiceHint } from './service-hints.ts';
 
@@ -25,6 +26,7 @@ registerAssets(program);
 registerMaterialize(program);
 registerRetry(program);
 registerCancel(program);
+registerStatus(program);
 registerRuns(program);
 registerWorker(program);
 registerSchedule(program);

@@ -2,7 +2,7 @@ import dagre from '@dagrejs/dagre';
 import type { AssetGraph } from '../engine/graph.ts';
 
 export const NODE_WIDTH = 250;
-export const NODE_HEIGHT = 74;
+export const NODE_HEIGHT = 88;
 
 export type PlacedNode = { key: string; x: number; y: number };
 export type PlacedGroup = { group: string; x: number; y: number; width: number; height: number };

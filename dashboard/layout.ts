@@ -1,4 +1,5 @@
 import { type Html, html, raw } from './html.ts';
+import { STATE_STYLE } from './pages/status.ts';
 
 export type PageOptions = {
   title: string;
@@ -31,8 +32,8 @@ export function page(options: PageOptions, body: Html): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${options.title} · asset-pipeline</title>
 ${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
-<style>${raw(STYLE)}</style></head>
-<body><header><strong>asset-pipeline</strong><a href="/">Assets</a><a href="/runs">Runs</a>
+<style>${raw(STYLE)}${raw(STATE_STYLE)}</style></head>
+<body><header><strong>asset-pipeline</strong><a href="/">Assets</a><a href="/status">Status</a><a href="/runs">Runs</a>
 ${options.queues ? html`<a href="/queues">Queues</a>` : html`<span class="muted">Queues: set REDIS_URL to enable Bull Board</span>`}
 </header><main><h1>${options.title}</h1>${body}</main></body></html>`.value;
 }

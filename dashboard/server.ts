@@ -5,14 +5,16 @@ import { doubleCsrf } from 'csrf-csrf';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import basicAuth from 'express-basic-auth';
 import type { PipelineConfig } from '../assets/config.ts';
+import { assetState } from '../engine/asset-state.ts';
 import type { Database } from '../engine/database.ts';
 import { PartitionRequiredError, PipelineError } from '../engine/errors.ts';
 import { launchRun, reexecuteRun } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
-import { planRun } from '../engine/plan.ts';
+import { partitionKeys } from '../engine/plan.ts';
 import { RunHistory } from '../engine/run-history.ts';
 import { RunStore } from '../engine/run-store.ts';
 import { selectAssets } from '../engine/selection.ts';
+import { planFromState, RunRefused, type StateSelection } from '../engine/state-plan.ts';
 import { BullMqExecutor } from '../queues/bullmq-executor.ts';
 import type { PipelineQueues } from '../queues/queues.ts';
 import { bullBoardRouter } from './bull-board.ts';
@@ -23,10 +25,13 @@ import { assetPage } from './pages/asset.ts';
 import { graphSvg } from './pages/assets-graph.ts';
 import { materializeForm } from './pages/materialize-form.ts';
 import { runPage, runsPage } from './pages/runs.ts';
+import { partitionStrip, problemCounts, statusGrid } from './pages/status.ts';
 
 export type DashboardOptions = {
   graph: AssetGraph<PipelineConfig>;
   database: Database;
+  /** The assets' config: where the landing files are, for the state of every partition. */
+  config: PipelineConfig;
   /** Without queues (no Redis), Bull Board and materializing are off and the pages say how to enable them. */
   queues?: PipelineQueues;
   auth?: { user: string; password: string };
@@ -45,6 +50,9 @@ export function createDashboard(options: DashboardOptions): express.Express {
   const history = new RunHistory(database);
   const executor = queues ? new BullMqExecutor(queues.assets, graph) : undefined;
   const layout = layoutGraph(graph);
+  const state = (range?: { from: string; to: string }) =>
+    assetState({ database, graph, config: options.config, range });
+  const partitioned = (key: string) => Boolean(graph.get(key).partitions);
   const app = express();
   app.disable('x-powered-by');
   // Every route, Bull Board and its API included, is behind basic auth when it is configured.
@@ -85,13 +93,17 @@ export function createDashboard(options: DashboardOptions): express.Express {
     canMaterialize ? materializeForm(generateCsrfToken(req, res), selection) : undefined;
 
   app.get('/', async (req, res) => {
-    const states = await history.assetActivity(graph.keys);
-    const recent = await history.listRuns(10);
+    const [states, recent, grid] = await Promise.all([
+      history.assetActivity(graph.keys),
+      history.listRuns(10),
+      state(),
+    ]);
+    const counts = new Map(graph.keys.map((key) => [key, problemCounts(grid, key, partitioned(key))]));
     const busy = [...states.values()].some((s) => s.status === 'running' || s.status === 'queued');
     res.send(
       page(
         view('Assets', busy ? 3 : undefined),
-        html`<div class="graph">${graphSvg(graph, layout, states)}</div>
+        html`<div class="graph">${graphSvg(graph, layout, states, counts)}</div>
         <h2>Materialize</h2>${form(req, res) ?? html`<p class="muted">${queues ? 'read-only dashboard' : 'materializing from here needs Redis and a worker: set REDIS_URL'}</p>`}
         <h2>Recent runs</h2>${runsPage(recent, 1, false)}`,
       ),
@@ -102,10 +114,11 @@ export function createDashboard(options: DashboardOptions): express.Express {
     const key = req.params.key;
     if (!graph.has(key)) return notFound(res, `no asset '${key}'`, Boolean(queues));
     const definition = graph.get(key);
-    const [materializations, checks, preview] = await Promise.all([
+    const [materializations, checks, preview, grid] = await Promise.all([
       history.materializationHistory(key),
       history.latestChecks(key),
       definition.preview?.(database.sql),
+      state(),
     ]);
     res.send(
       page(
@@ -117,8 +130,35 @@ export function createDashboard(options: DashboardOptions): express.Express {
           downstream: graph.downstreamOf(key),
           history: materializations,
           checks,
+          strip: partitionStrip(grid, key, partitioned(key)),
           form: form(req, res, `+${key}`),
         }),
+      ),
+    );
+  });
+
+  app.get('/status', async (req, res) => {
+    const from = typeof req.query.from === 'string' && req.query.from ? req.query.from : undefined;
+    const to = typeof req.query.to === 'string' && req.query.to ? req.query.to : undefined;
+    let range: { from: string; to: string } | undefined;
+    try {
+      range = from && to ? { from, to } : undefined;
+      if (range) partitionKeys(range.from, range.to);
+    } catch (error) {
+      if (!(error instanceof PipelineError)) throw error;
+      res.status(400).send(page(view('Status'), html`<p class="error">${error.message}</p>`));
+      return;
+    }
+    const grid = await state(range);
+    const months = range ? partitionKeys(range.from, range.to) : grid.months;
+    const what = grid.span
+      ? html`the data's span: ${grid.span.first}…${grid.span.last}`
+      : 'no landing files found';
+    res.send(
+      page(
+        view('Status'),
+        html`<p class="muted">${months[0] ?? ''}${months.length > 1 ? html`…${months.at(-1)}` : ''} (${what})</p>
+        ${statusGrid(grid, graph.keys, partitioned, months)}`,
       ),
     );
   });
@@ -210,20 +250,40 @@ export function createDashboard(options: DashboardOptions): express.Express {
           ? { from: blank(body.from) as string, to: blank(body.to) as string }
           : undefined;
       const selection = blank(body.selection) ?? '';
+      const only = stateSelection(body.only);
+      const upstream = stateSelection(body.upstream);
       try {
-        const plan = planRun(graph, selectAssets(graph, selection), range);
+        const grid = await state(range);
+        const { plan, warnings } = planFromState(graph, grid, {
+          selected: selectAssets(graph, selection),
+          range,
+          only,
+          upstream,
+        });
+        if (plan.nodes.length === 0) {
+          res.send(
+            page(
+              view('Nothing to materialize'),
+              html`<p>Every selected partition is current.</p><p><a href="/">back</a></p>`,
+            ),
+          );
+          return;
+        }
         const { runId } = await launchRun(store, executor as BullMqExecutor<PipelineConfig>, {
           plan,
           trigger: 'dashboard',
           selection,
+          config: { warnings },
         });
         res.redirect(303, `/runs/${runId}`);
       } catch (error) {
         if (!(error instanceof PipelineError)) throw error;
         const message =
           error instanceof PartitionRequiredError
-            ? `${error.message}: give a partition, or a from and a to`
-            : error.message;
+            ? `${error.message}: give a partition, or a from and a to (or choose only missing or stale)`
+            : error instanceof RunRefused
+              ? `${error.message} — choose "add missing upstream" to materialize them in the same run`
+              : error.message;
         res
           .status(400)
           .send(
@@ -264,6 +324,11 @@ export function createDashboard(options: DashboardOptions): express.Express {
       );
   });
   return app;
+}
+
+/** A form's "only" or "upstream" choice: missing, stale, or nothing. */
+function stateSelection(value: string | undefined): StateSelection | undefined {
+  return value === 'missing' || value === 'stale' ? value : undefined;
 }
 
 function notFound(res: Response, message: string, queues: boolean): void {

@@ -16,10 +16,36 @@ export type PartitionsDefinition = 'monthly';
  */
 export type PartitionMapping = { kind: 'identity' } | { kind: 'window'; months: number };
 
-/** A dependency: the upstream key, optionally with a partition mapping. */
-export type AssetDependency = string | { asset: string; window?: number };
+/**
+ * A dependency: the upstream key, optionally with a partition mapping. `validationOnly`: the
+ * asset reads it only to check keys (traffic → customers), so its data version does not make this
+ * asset stale — a new month's snapshot must not make every past traffic month stale.
+ */
+export type AssetDependency = string | { asset: string; window?: number; validationOnly?: boolean };
 
-export type NormalizedDependency = { key: string; mapping: PartitionMapping };
+export type NormalizedDependency = { key: string; mapping: PartitionMapping; propagates: boolean };
+
+/** What an external source (a landing file) holds now, cheaply: found by listing, not reading. */
+export type SourceObservation = {
+  /** How people name it (a path or URL relative to where sources live, e.g. traffic/2026-10.csv). */
+  name: string;
+  /** Changes whenever its bytes may have: size and modification time, an ETag. */
+  fingerprint: string;
+};
+
+/** What an asset read from its source, reported while materializing: its data version. */
+export type SourceRead = SourceObservation & { sha256: string };
+
+/**
+ * An asset that reads an external source (a landing file per partition): how the engine tells,
+ * without materializing, which partitions have a source, and whether one changed since it was read.
+ */
+export type AssetSource<Config = unknown> = {
+  /** Every partition's source as it is now ('' for an unpartitioned asset): one listing. */
+  observe: (config: Config) => Promise<Map<string, SourceObservation>>;
+  /** The SHA-256 of a partition's source now (asked only when its fingerprint changed). */
+  sha256: (config: Config, partitionKey: string) => Promise<string>;
+};
 
 export type RetryPolicy = {
   /** Total tries including the first (1 = no retry). */
@@ -53,6 +79,8 @@ type BaseContext<Config> = {
   log: Logger;
   signal: AbortSignal;
   config: Config;
+  /** An asset with a `source` reports what it read (its SHA-256 computed in the stream that read it). */
+  recordSource: (read: SourceRead) => void;
 };
 
 /** What an unpartitioned asset's code sees. */
@@ -95,23 +123,30 @@ export type AssetCheck<Config = unknown, Context = AssetContext<Config>> = {
 /** A check of a monthly partitioned asset: it sees the partition. */
 export type PartitionedCheck<Config = unknown> = AssetCheck<Config, PartitionedContext<Config>>;
 
-type CommonSpec = {
+type CommonSpec<Config> = {
   key: string;
   group: string;
   description: string;
+  /**
+   * The code version: changing it makes the asset's materializations, and everything downstream
+   * of them, stale. Default '1'.
+   */
+  version?: string;
   deps?: AssetDependency[];
+  /** The external source the asset loads, if it loads one (its data version is the source's SHA-256). */
+  source?: AssetSource<Config>;
   retry?: Partial<RetryPolicy>;
   /** A picture of the asset's current data (SVG markup) for its page in the dashboard. */
   preview?: (sql: Sql) => Promise<string>;
 };
 
-export type PartitionedAssetSpec<Config = unknown> = CommonSpec & {
+export type PartitionedAssetSpec<Config = unknown> = CommonSpec<Config> & {
   partitions: PartitionsDefinition;
   checks?: AssetCheck<Config, PartitionedContext<Config>>[];
   materialize: (ctx: PartitionedContext<Config>) => Promise<AssetMetadata>;
 };
 
-export type UnpartitionedAssetSpec<Config = unknown> = CommonSpec & {
+export type UnpartitionedAssetSpec<Config = unknown> = CommonSpec<Config> & {
   partitions?: undefined;
   checks?: AssetCheck<Config, UnpartitionedContext<Config>>[];
   materialize: (ctx: UnpartitionedContext<Config>) => Promise<AssetMetadata>;
@@ -124,7 +159,9 @@ export type AssetDefinition<Config = unknown> = Readonly<{
   key: string;
   group: string;
   description: string;
+  version: string;
   deps: readonly NormalizedDependency[];
+  source: AssetSource<Config> | undefined;
   partitions: PartitionsDefinition | undefined;
   /** The engine hands each its own kind of context (partitioned or not), as the spec declared. */
   checks: readonly AssetCheck<Config>[];
@@ -143,7 +180,9 @@ export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDef
     key: spec.key,
     group: spec.group,
     description: spec.description,
+    version: spec.version ?? '1',
     deps: (spec.deps ?? []).map(normalizeDependency),
+    source: spec.source,
     partitions: spec.partitions,
     // The materializer builds the context the spec's kind promises (see materialize-node.ts).
     checks: (spec.checks ?? []) as readonly AssetCheck<Config>[],
@@ -154,10 +193,11 @@ export function defineAsset<Config = unknown>(spec: AssetSpec<Config>): AssetDef
 }
 
 function normalizeDependency(dep: AssetDependency): NormalizedDependency {
-  if (typeof dep === 'string') return { key: dep, mapping: { kind: 'identity' } };
+  if (typeof dep === 'string') return { key: dep, mapping: { kind: 'identity' }, propagates: true };
   return {
     key: dep.asset,
     mapping: dep.window === undefined ? { kind: 'identity' } : { kind: 'window', months: dep.window },
+    propagates: !dep.validationOnly,
   };
 }
 

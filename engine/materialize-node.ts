@@ -5,6 +5,7 @@ import {
   type AssetMetadata,
   dependencyWindow,
   type PartitionedContext,
+  type SourceRead,
   type UnpartitionedContext,
 } from './asset.ts';
 import { type AnyDb, type Database, drizzleInTransaction } from './database.ts';
@@ -27,6 +28,15 @@ export type MaterializeOutcome<T> =
       retryable: boolean;
     };
 
+/** What a node's asset wrote and reported, before the commit. */
+export type NodeWritten = {
+  metadata: AssetMetadata;
+  checks: CheckRecord[];
+  durationMs: number;
+  /** What an asset with a source read (it reports it through ctx.recordSource). */
+  source: SourceRead | undefined;
+};
+
 export type MaterializeNodeOptions<Config, T> = {
   database: Database;
   definition: AssetDefinition<Config>;
@@ -40,10 +50,7 @@ export type MaterializeNodeOptions<Config, T> = {
    * Runs in the node's transaction after the asset and its checks succeeded, just before the
    * commit: the node protocol records the success there, so "written" and "recorded" commit together.
    */
-  beforeCommit: (
-    tx: TransactionSql,
-    success: { metadata: AssetMetadata; checks: CheckRecord[]; durationMs: number },
-  ) => Promise<T>;
+  beforeCommit: (tx: TransactionSql, written: NodeWritten) => Promise<T>;
 };
 
 /**
@@ -75,7 +82,10 @@ export async function materializeNode<Config, T>(
         ([row]) => stopCancelling.watch(row?.pid),
         () => {},
       );
-      const ctx = assetContext(options, tx, log);
+      let source: SourceRead | undefined;
+      const ctx = assetContext(options, tx, log, (read) => {
+        source = read;
+      });
       const metadata = await definition.materialize(ctx);
       signal.throwIfAborted();
       for (const check of definition.checks) {
@@ -95,7 +105,7 @@ export async function materializeNode<Config, T>(
       // Sent right behind the lock when the asset had nothing to say: one round trip for both.
       const [, committed] = await Promise.all([
         lock,
-        options.beforeCommit(tx, { metadata, checks, durationMs: elapsed() }),
+        options.beforeCommit(tx, { metadata, checks, durationMs: elapsed(), source }),
       ]);
       return { metadata, committed };
     });
@@ -121,6 +131,7 @@ function assetContext<Config>(
   options: MaterializeNodeOptions<Config, unknown>,
   tx: TransactionSql,
   log: Logger,
+  recordSource: (read: SourceRead) => void,
 ): AssetContext<Config> {
   const { definition, node } = options;
   const month = definition.partitions ? parseMonth(node.partitionKey) : undefined;
@@ -131,6 +142,7 @@ function assetContext<Config>(
     log,
     signal: options.signal,
     config: options.config,
+    recordSource,
     ...(month === undefined
       ? {}
       : {

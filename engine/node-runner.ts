@@ -1,6 +1,7 @@
 import type { AssetMetadata } from './asset.ts';
 import type { Database } from './database.ts';
 import type { AssetGraph } from './graph.ts';
+import { inputsOf } from './lineage.ts';
 import type { Logger } from './logger.ts';
 import { materializeNode } from './materialize-node.ts';
 import type { NodeRef } from './node.ts';
@@ -70,15 +71,21 @@ export async function attemptNode<Config>(
   const started = await store.startNode(runId, node);
   if (started.state !== 'started') return { kind: 'skipped', state: started.state };
   const { attempt } = started;
+  const definition = graph.get(node.assetKey);
   const outcome = await materializeNode({
     database: deps.database,
-    definition: graph.get(node.assetKey),
+    definition,
     node,
     runId,
     config: deps.configFor(started.runConfig),
     logger: options.logger,
     signal,
-    beforeCommit: (tx, success) => store.completeNode(tx, runId, node, attempt, success),
+    beforeCommit: (tx, written) =>
+      store.completeNode(tx, runId, node, attempt, {
+        ...written,
+        codeVersion: definition.version,
+        inputs: inputsOf(graph, node, { propagatingOnly: true }),
+      }),
   });
   if (outcome.ok) {
     const { ready, status } = outcome.committed;

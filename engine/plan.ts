@@ -1,7 +1,8 @@
 import { PartitionRequiredError, UsageError } from './errors.ts';
 import type { AssetGraph } from './graph.ts';
+import { inputsOf } from './lineage.ts';
 import { type Month, monthKey, monthRange, parseMonth } from './months.ts';
-import { nodeId } from './node.ts';
+import { type NodeRef, nodeId } from './node.ts';
 
 /**
  * Run planning: which (asset, partition) nodes a run materializes and which nodes of the same run
@@ -53,34 +54,51 @@ export function planRun<C>(
   const partitioned = assets.filter((key) => graph.get(key).partitions !== undefined);
   if (partitioned.length > 0 && !partitions) throw new PartitionRequiredError(partitioned);
   // A given range is checked even when nothing selected is partitioned.
-  const months = partitions ? partitionMonths(partitions.from, partitions.to) : [];
-  const runMonths = partitioned.length > 0 ? months : [];
-  const firstMonth = runMonths[0] ?? 0;
-  const position = new Map(graph.order.map((key, index) => [key, index]));
-  const keysOf = (assetKey: string, months: readonly Month[]) =>
-    months.map((m) => nodeId(assetKey, monthKey(m)));
+  const months = partitions ? partitionKeys(partitions.from, partitions.to) : [];
+  return planNodes(
+    graph,
+    assets.flatMap((assetKey) =>
+      graph.get(assetKey).partitions
+        ? months.map((partitionKey) => ({ assetKey, partitionKey }))
+        : [{ assetKey, partitionKey: '' }],
+    ),
+  );
+}
 
-  const nodes: PlanNode[] = [];
-  for (const assetKey of assets) {
-    const asset = graph.get(assetKey);
-    const deps = asset.deps
-      .filter((dep) => inRun.has(dep.key))
-      .sort((a, b) => (position.get(a.key) ?? 0) - (position.get(b.key) ?? 0));
-    for (const month of asset.partitions ? runMonths : [undefined]) {
-      const upstream: string[] = [];
-      for (const dep of deps) {
-        if (!graph.get(dep.key).partitions) upstream.push(nodeId(dep.key, ''));
-        else if (month === undefined) upstream.push(...keysOf(dep.key, runMonths));
-        else if (dep.mapping.kind === 'identity') upstream.push(nodeId(dep.key, monthKey(month)));
-        else {
-          // The window's months that this run materializes: the run's months are one range.
-          const from = Math.max(firstMonth, month - dep.mapping.months + 1);
-          upstream.push(...keysOf(dep.key, monthRange(from, month)));
-        }
-      }
-      const partitionKey = month === undefined ? '' : monthKey(month);
-      nodes.push({ id: nodeId(assetKey, partitionKey), assetKey, partitionKey, upstream });
-    }
+/**
+ * The plan of exactly these nodes: each waits for the nodes of the set it reads (the same month,
+ * the months of a window, every partition of a partitioned dependency of an unpartitioned asset).
+ */
+export function planNodes<C>(graph: AssetGraph<C>, chosen: readonly NodeRef[]): RunPlan {
+  const position = new Map(graph.order.map((key, index) => [key, index]));
+  const sorted = [
+    ...new Map(chosen.map((node) => [nodeId(node.assetKey, node.partitionKey), node])).values(),
+  ].sort(
+    (a, b) =>
+      (position.get(a.assetKey) ?? 0) - (position.get(b.assetKey) ?? 0) ||
+      a.partitionKey.localeCompare(b.partitionKey),
+  );
+  const ids = new Set(sorted.map((node) => nodeId(node.assetKey, node.partitionKey)));
+  const byAsset = new Map<string, string[]>();
+  for (const node of sorted) {
+    const list = byAsset.get(node.assetKey) ?? [];
+    list.push(nodeId(node.assetKey, node.partitionKey));
+    byAsset.set(node.assetKey, list);
   }
-  return { nodes, partitions: runMonths.map(monthKey) };
+  const nodes = sorted.map((node): PlanNode => {
+    const upstream: string[] = [];
+    const inputs = inputsOf(graph, node).sort(
+      (a, b) => (position.get(a.assetKey) ?? 0) - (position.get(b.assetKey) ?? 0),
+    );
+    for (const input of inputs) {
+      if (input.partitionKey === null) upstream.push(...(byAsset.get(input.assetKey) ?? []));
+      else {
+        const id = nodeId(input.assetKey, input.partitionKey);
+        if (ids.has(id)) upstream.push(id);
+      }
+    }
+    return { id: nodeId(node.assetKey, node.partitionKey), ...node, upstream };
+  });
+  const partitions = [...new Set(sorted.map((node) => node.partitionKey).filter((key) => key !== ''))].sort();
+  return { nodes, partitions };
 }

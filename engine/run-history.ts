@@ -99,7 +99,8 @@ export class RunHistory {
           recent.map((run) => run.id),
         ),
       )
-      .groupBy(runNodes.runId, runNodes.status);
+      .groupBy(runNodes.runId, runNodes.status)
+      .orderBy(runNodes.runId, runNodes.status);
     return recent.map((run) => ({
       ...run,
       nodeCounts: Object.fromEntries(

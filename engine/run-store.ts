@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from 'postgres';
-import type { AssetMetadata, MetadataValue } from './asset.ts';
+import type { AssetMetadata, MetadataValue, SourceRead } from './asset.ts';
 import { PipelineError, UsageError } from './errors.ts';
+import type { InputRef } from './lineage.ts';
 import { idOf, type NodeRef } from './node.ts';
 import type { RunPlan } from './plan.ts';
 
@@ -59,7 +60,17 @@ export type StartedNode =
   /** No such run or node. */
   | { state: 'missing' };
 
-export type NodeSuccess = { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] };
+export type NodeSuccess = {
+  durationMs: number;
+  metadata: AssetMetadata;
+  checks: CheckRecord[];
+  /** The asset's code version. */
+  codeVersion: string;
+  /** The upstream partitions whose data versions the node's own is made of. */
+  inputs: readonly InputRef[];
+  /** What an asset with a source read: its SHA-256 is the node's data version. */
+  source?: SourceRead;
+};
 
 /** How an attempt that did not succeed ends: tried again, failed for good, or canceled with its run. */
 export type AttemptEnd = 'retrying' | 'failed' | 'canceled';
@@ -217,7 +228,7 @@ export class RunStore {
   ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
     const { assetKey, partitionKey } = node;
     const metadata = json(result.metadata);
-    const [[run], [completed], , [settled]] = await Promise.all([
+    const [[run], [completed], , [settled]] = await inOrder([
       lockRun(tx, runId),
       tx<{ completed: number; ready: NodeRef[] }[]>`
         with done as (
@@ -230,9 +241,27 @@ export class RunStore {
           insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at, duration_ms)
           select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, 'succeeded', started_at, now(), ${result.durationMs}
           from done),
+        -- The data versions the node read (a null partition: every partition of that asset) …
+        wanted as (
+          select * from unnest(${result.inputs.map((i) => i.assetKey)}::text[], ${result.inputs.map((i) => i.partitionKey)}::text[])
+            as w(asset_key, partition_key)),
+        versions as (
+          select distinct on (m.asset_key, m.partition_key) m.asset_key, m.partition_key, m.data_version
+          from materializations m join wanted w on m.asset_key = w.asset_key
+            and (w.partition_key is null or m.partition_key = w.partition_key)
+          order by m.asset_key, m.partition_key, m.materialized_at desc, m.id desc),
+        read as (
+          select coalesce(jsonb_agg(jsonb_build_array(asset_key, partition_key, data_version)
+            order by asset_key, partition_key), '[]'::jsonb) as list from versions),
+        -- … make its own: a source's SHA-256, or a hash of the code version and what it read.
         event as (
-          insert into materializations (run_id, asset_key, partition_key, duration_ms, metadata)
-          select ${runId}, ${assetKey}, ${partitionKey}, ${result.durationMs}, ${metadata}::jsonb from done),
+          insert into materializations (run_id, asset_key, partition_key, duration_ms, metadata, data_version,
+            code_version, inputs, source)
+          select ${runId}, ${assetKey}, ${partitionKey}, ${result.durationMs}, ${metadata}::jsonb,
+            coalesce(${result.source?.sha256 ?? null}::text,
+              encode(sha256(convert_to(${result.codeVersion} || ':' || read.list::text, 'UTF8')), 'hex')),
+            ${result.codeVersion}, read.list, ${result.source ? json(result.source) : null}::jsonb
+          from done, read),
         -- Row locks in position order, so two completions releasing the same joins never deadlock.
         locked as (
           select n.position from run_nodes n, done
@@ -273,7 +302,7 @@ export class RunStore {
     const nodeStatus = { retrying: 'queued', failed: 'failed', canceled: 'canceled' }[failure.end];
     const attemptStatus = failure.end === 'retrying' ? 'failed' : failure.end;
     return this.sql.begin(async (tx) => {
-      const [, , , [settled]] = await Promise.all([
+      const [, , , [settled]] = await inOrder([
         lockRun(tx, runId),
         tx`
           with node as (
@@ -380,6 +409,12 @@ export class RunStore {
     return new Map(rows.map((row) => [row.id, row.status]));
   }
 
+  /** The run started with this key, if any. */
+  async runWithKey(runKey: string): Promise<string | undefined> {
+    const [row] = await this.sql<{ id: string }[]>`select id from runs where run_key = ${runKey}`;
+    return row?.id;
+  }
+
   async runStatus(runId: string): Promise<RunStatus> {
     const [row] = await this.sql<{ status: RunStatus }[]>`select status from runs where id = ${runId}`;
     if (!row) throw new Error(`run ${runId} disappeared`);
@@ -436,6 +471,19 @@ export class RunStore {
   }
 }
 
+/**
+ * Sends statements of one transaction together (one round trip) and strictly in this order:
+ * postgres.js runs a query when it is first awaited, so awaiting them with Promise.all alone would
+ * leave the order to the microtask queue — and the run's row must be locked before any statement
+ * takes a lighter lock on it (a foreign key's), or two transactions deadlock upgrading theirs.
+ */
+function inOrder<T extends readonly (PromiseLike<unknown> & { execute: () => unknown })[]>(
+  queries: [...T],
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  for (const query of queries) query.execute();
+  return Promise.all(queries) as Promise<{ [K in keyof T]: Awaited<T[K]> }>;
+}
+
 /** Locks the run's row for this transaction (serializing its settlements); its status, if it exists. */
 function lockRun(tx: TransactionSql, runId: string) {
   return tx<{ status: RunStatus }[]>`select status from runs where id = ${runId} for update`;
@@ -469,8 +517,8 @@ function settle(tx: TransactionSql, runId: string) {
     select coalesce((select status from changed), (select status from runs where id = ${runId})) as status`;
 }
 
-async function insertChecks(tx: TransactionSql, runId: string, node: NodeRef, checks: CheckRecord[]) {
-  if (checks.length === 0) return [];
+function insertChecks(tx: TransactionSql, runId: string, node: NodeRef, checks: CheckRecord[]) {
+  if (checks.length === 0) return tx`select`;
   const rows = checks.map((check) => ({
     name: check.name,
     severity: check.severity,

@@ -98,6 +98,10 @@ export const runNodes = pgTable(
     // 1`, read backwards) is one index probe per asset instead of a scan of the whole history per
     // asset (46 ms → 1.5 ms with 1 000 runs, bench:dashboard).
     index('idx_run_nodes_asset_started').on(t.assetKey, t.startedAt).where(sql`${t.startedAt} is not null`),
+    // Asset state: each (asset, partition)'s latest attempt (running, failed) in a range of months.
+    index('idx_run_nodes_partition_started')
+      .on(t.assetKey, t.partitionKey, t.startedAt.desc())
+      .where(sql`${t.startedAt} is not null`),
     // Settling a run asks whether any node is unfinished, active or failed: a probe of this small
     // index instead of a count over the run's nodes at every completion.
     index('idx_run_nodes_unfinished').on(t.runId, t.status).where(sql`${t.status} <> 'succeeded'`),
@@ -141,6 +145,17 @@ export const materializations = pgTable(
     materializedAt: timestamp('materialized_at', { withTimezone: true }).notNull().defaultNow(),
     durationMs: integer('duration_ms').notNull(),
     metadata: jsonb('metadata').notNull(),
+    /**
+     * The data it produced, as a version: a source's SHA-256, or a hash of the asset's code
+     * version and the data versions it read. Null for materializations recorded before data
+     * versions existed (they count as current).
+     */
+    dataVersion: text('data_version'),
+    codeVersion: text('code_version'),
+    /** The upstream partitions it read and their data versions: [[asset, partition, version], …]. */
+    inputs: jsonb('inputs'),
+    /** The source it loaded: { name, fingerprint, sha256 }. */
+    source: jsonb('source'),
   },
   (t) => [
     foreignKey({ name: 'fk_materializations_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete(

@@ -1,10 +1,12 @@
-import type { Job } from 'bullmq';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { assetState } from '../engine/asset-state.ts';
+import type { Database } from '../engine/database.ts';
 import { type Executor, launchRun } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import type { Logger } from '../engine/logger.ts';
 import { lastCompleteMonth, monthKey } from '../engine/months.ts';
-import { planRun } from '../engine/plan.ts';
 import type { RunStore } from '../engine/run-store.ts';
+import { planFromState, RunRefused } from '../engine/state-plan.ts';
 import { receive, type TickJobData, tickJobData } from '../queues/catalog.ts';
 
 /** Groups the monthly run leaves out (docs/contract.md §4: market is materialized on demand). */
@@ -12,6 +14,9 @@ const UNSCHEDULED_GROUPS = new Set(['market']);
 
 export type TickDeps<Config> = {
   graph: AssetGraph<Config>;
+  database: Database;
+  /** The asset config the tick plans with (where the landing files are). */
+  config: Config;
   store: RunStore;
   executor: Executor;
   logger: Logger;
@@ -19,22 +24,41 @@ export type TickDeps<Config> = {
 
 /**
  * What a tick of the monthly scheduler does: a run of every asset outside group market for the
- * month that just ended at `firedAt` (a tick on 2026-12-01 runs 2026-11). A tick delivered twice
- * (retried after a crash) starts one run: the tick's id is recorded with the run.
+ * month that just ended at `firedAt` (a tick on 2026-12-01 runs 2026-11) — of the nodes that are
+ * missing or stale, as `materialize --stale` plans it; none when everything is current. A tick
+ * whose run would read missing inputs is refused (the job fails, saying which). A tick delivered
+ * twice (retried after a crash) starts one run: the tick's id is the run's key.
  */
 export async function startMonthlyRun<Config>(
   deps: TickDeps<Config>,
   tick: { id: string; firedAt: Date },
-): Promise<{ runId: string; partition: string; alreadyStarted: boolean }> {
+): Promise<{ runId: string | null; partition: string; alreadyStarted: boolean }> {
   const partition = monthKey(lastCompleteMonth(tick.firedAt));
+  // Delivered again after it started its run: that run is its answer (what is current now differs).
+  const runKey = `schedule:${tick.id}`;
+  const started = await deps.store.runWithKey(runKey);
+  if (started) return { runId: started, partition, alreadyStarted: true };
   const keys = deps.graph.keys.filter((key) => !UNSCHEDULED_GROUPS.has(deps.graph.get(key).group));
-  const plan = planRun(deps.graph, keys, { from: partition, to: partition });
+  const range = { from: partition, to: partition };
+  const grid = await assetState({ database: deps.database, graph: deps.graph, config: deps.config, range });
+  let plan: ReturnType<typeof planFromState>['plan'];
+  try {
+    ({ plan } = planFromState(deps.graph, grid, { selected: keys, range, only: 'stale' }));
+  } catch (error) {
+    if (!(error instanceof RunRefused)) throw error;
+    deps.logger.warn({ partition, tickId: tick.id }, `monthly run for ${partition} ${error.message}`);
+    throw new UnrecoverableError(`monthly run for ${partition} ${error.message}`);
+  }
+  if (plan.nodes.length === 0) {
+    deps.logger.info({ partition, tickId: tick.id }, `monthly run for ${partition}: every node is current`);
+    return { runId: null, partition, alreadyStarted: false };
+  }
   const { runId, existing } = await launchRun(deps.store, deps.executor, {
     plan,
     trigger: 'schedule',
     selection: `* except group:market`,
     config: { tickId: tick.id, firedAt: tick.firedAt.toISOString() },
-    runKey: `schedule:${tick.id}`,
+    runKey,
   });
   if (existing) return { runId, partition, alreadyStarted: true };
   deps.logger.info({ runId, partition, tickId: tick.id }, `monthly run for ${partition} started`);

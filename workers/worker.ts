@@ -1,4 +1,4 @@
-import { type Job, type Queue, Worker } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type DestinationStream, pino } from 'pino';
 import type { Database } from '../engine/database.ts';
@@ -69,12 +69,16 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
     }),
     { connection, prefix: options.prefix, concurrency: options.concurrency, ...stall },
   );
-  const ticks = new Worker<TickJobData>(QUEUES.schedule, tickProcessor({ graph, store, executor, logger }), {
-    connection,
-    prefix: options.prefix,
-    concurrency: 1,
-    ...stall,
-  });
+  const ticks = new Worker<TickJobData>(
+    QUEUES.schedule,
+    tickProcessor({ graph, database, config: options.configFor({}), store, executor, logger }),
+    {
+      connection,
+      prefix: options.prefix,
+      concurrency: 1,
+      ...stall,
+    },
+  );
   for (const worker of [assets, ticks]) {
     worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
     worker.on('failed', (job, error) =>
@@ -82,7 +86,7 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
     );
   }
   const watch = watchForCancels(assets, store, logger, options.cancelPollMs ?? 1_000);
-  settleJobsFailedForStalling(assets, queues.assets, store, logger);
+  settleJobsFailedForStalling(assets, store, logger);
   const reaper = setInterval(() => {
     store
       .reapLostRuns()
@@ -105,26 +109,23 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
 /**
  * A job whose workers kept dying (stalled more often than allowed) is failed by BullMQ itself,
  * without its processor: its node, still `running`, is failed here, so the run settles and
- * `pipeline retry` can re-execute it.
+ * `pipeline retry` can re-execute it. (A job its processor failed has its node recorded already;
+ * failing a node that is no longer running changes nothing.)
  */
-function settleJobsFailedForStalling(
-  worker: Worker<AssetJobData>,
-  queue: Queue<AssetJobData>,
-  store: RunStore,
-  logger: Logger,
-) {
-  worker.on('stalled', (jobId: string) => {
-    void (async () => {
-      const job = await queue.getJob(jobId);
-      if (!job || (await job.getState()) !== 'failed') return;
-      const { runId, assetKey, partitionKey } = job.data;
-      await store.failNode(runId, { assetKey, partitionKey }, undefined, {
+function settleJobsFailedForStalling(worker: Worker<AssetJobData>, store: RunStore, logger: Logger) {
+  worker.on('failed', (job: Job<AssetJobData> | undefined, error: Error) => {
+    if (!job || !/stalled more than allowable limit/.test(error.message)) return;
+    const { runId, assetKey, partitionKey } = job.data;
+    store
+      .failNode(runId, { assetKey, partitionKey }, undefined, {
         durationMs: 0,
-        error: `its job failed: ${job.failedReason} (every worker that took it stopped before it ended)`,
+        error: `its job failed: ${error.message} (every worker that took it stopped before it ended)`,
         checks: [],
         end: 'failed',
-      });
-    })().catch((error: unknown) => logger.warn({ err: error, jobId }, 'settling a stalled job failed'));
+      })
+      .catch((failure: unknown) =>
+        logger.warn({ err: failure, jobId: job.id }, 'settling a stalled job failed'),
+      );
   });
 }
 

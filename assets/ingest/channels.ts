@@ -1,6 +1,7 @@
 import { defineAsset } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
 import { landingFile } from './csv-file.ts';
+import { landingFileSource } from './landing-source.ts';
 import { loadCsv } from './load.ts';
 import { decimal, required, wholeNumber } from './rules.ts';
 import { repeatedKey } from './validate.ts';
@@ -16,9 +17,11 @@ export const channels = defineAsset<PipelineConfig>({
   group: 'ingest',
   description: 'every messaging channel and its unit price, upserted from channels.csv',
   retry: { attempts: 3, backoffMs: 2_000 },
+  source: landingFileSource('channels.csv'),
   materialize: async (ctx) => {
     const loaded = await loadCsv(ctx, {
       ...landingFile(ctx.config.landingDir, 'channels.csv'),
+      onRead: ctx.recordSource,
       columns: ['channel_id', 'channel_name', 'channel_type', 'unit_price_eur'],
       valueRules: {
         channel_id: wholeNumber('channel_id'),

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Transform } from 'node:stream';
 import { parse } from 'csv-parse/sync';
+import type { SourceRead } from '../../engine/asset.ts';
 import { InputError } from '../../engine/errors.ts';
 import { type Problem, rejectionError } from './problems.ts';
 
@@ -13,6 +16,8 @@ export type CsvLayout = {
   columns: readonly string[];
   /** Columns that may appear and are ignored (e.g. traffic_id). */
   ignored?: readonly string[];
+  /** Told what was read once the whole file went through: its fingerprint and SHA-256. */
+  onRead?: (read: SourceRead) => void;
 };
 
 export type CsvHeader = {
@@ -23,6 +28,10 @@ export type CsvHeader = {
   /** The physical line of the first record. */
   firstDataLine: number;
   bytes: number;
+  /** Size and modification time when the header was read. */
+  fingerprint: string;
+  /** The bytes before the data (BOM and header row): the start of the file's SHA-256. */
+  head: Buffer;
 };
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -77,14 +86,44 @@ export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
     if (!seen.has(column)) problems.push({ line: 1, column, reason: 'missing column' });
   }
   if (problems.length > 0) throw rejectionError(layout.file, problems);
+  const dataOffset = newline === -1 ? info.size : newline + 1;
   return {
     columns,
-    dataOffset: newline === -1 ? info.size : newline + 1,
+    dataOffset,
     firstDataLine: 2,
     bytes: info.size,
+    fingerprint: fileFingerprint(info),
+    head: Buffer.from(peek.subarray(0, dataOffset)),
   };
+}
+
+/** A file's cheap fingerprint: it changes whenever its bytes may have. */
+export function fileFingerprint(info: { size: number; mtimeMs: number }): string {
+  return `${info.size}:${Math.trunc(info.mtimeMs)}`;
 }
 
 export function openData(layout: CsvLayout, header: CsvHeader) {
   return createReadStream(layout.path, { start: header.dataOffset, highWaterMark: 1 << 20 });
+}
+
+/**
+ * Passes the data through unchanged and hashes it, after the header's bytes: the file's SHA-256
+ * comes out of the read that loads it (no second read). `read()` once the stream has ended.
+ */
+export function fileHasher(layout: CsvLayout, header: CsvHeader) {
+  const hash = createHash('sha256').update(header.head);
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  return {
+    stream,
+    read: (): SourceRead => ({
+      name: layout.file,
+      fingerprint: header.fingerprint,
+      sha256: hash.digest('hex'),
+    }),
+  };
 }

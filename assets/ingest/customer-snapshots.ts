@@ -2,6 +2,7 @@ import { defineAsset } from '../../engine/asset.ts';
 import type { PipelineConfig } from '../config.ts';
 import { emptyPartitionCheck } from './checks.ts';
 import { landingFile } from './csv-file.ts';
+import { monthlyLandingSource } from './landing-source.ts';
 import { loadCsv } from './load.ts';
 import { date, required, wholeNumber } from './rules.ts';
 import { repeatedKey } from './validate.ts';
@@ -35,6 +36,7 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
   partitions: 'monthly',
   retry: { attempts: 3, backoffMs: 2_000 },
   checks: [emptyPartitionCheck('customer_snapshots', 'snapshot_month')],
+  source: monthlyLandingSource('customers'),
   materialize: async (ctx) => {
     const month = ctx.partition;
     // The account check compares with the other snapshots: two months loading at once would not
@@ -42,6 +44,7 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
     await ctx.sql`select pg_advisory_xact_lock(hashtext('pipeline.customer_snapshots.accounts'))`;
     return loadCsv(ctx, {
       ...landingFile(ctx.config.landingDir, `customers/${month}.csv`),
+      onRead: ctx.recordSource,
       columns: [
         'customer_id',
         'account_id',

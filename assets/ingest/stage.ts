@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { TransactionSql } from 'postgres';
 import type { InputError } from '../../engine/errors.ts';
-import { type CsvHeader, type CsvLayout, openData, readHeader } from './csv-file.ts';
+import { type CsvHeader, type CsvLayout, fileHasher, openData, readHeader } from './csv-file.ts';
 import { CsvFrameChecker } from './csv-frames.ts';
 import type { FieldShape } from './field-shapes.ts';
 import { type Problem, rejectionError } from './problems.ts';
@@ -69,10 +69,11 @@ export async function copyThrough(
   checker: CsvFrameChecker,
 ): Promise<void> {
   const copy = await tx.unsafe(copyStatement).writable();
+  const hasher = fileHasher(layout, header);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      pipeline(openData(layout, header), checker, copy),
+      pipeline(openData(layout, header), hasher.stream, checker, copy),
       new Promise<never>((_, reject) => {
         checker.once('end', () => {
           timer = setTimeout(
@@ -85,6 +86,7 @@ export async function copyThrough(
   } finally {
     clearTimeout(timer);
   }
+  layout.onRead?.(hasher.read());
 }
 
 function structuralError(file: string, checker: CsvFrameChecker): InputError {

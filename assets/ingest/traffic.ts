@@ -4,6 +4,7 @@ import type { PipelineConfig } from '../config.ts';
 import { emptyPartitionCheck } from './checks.ts';
 import { loadByCopy } from './copy-load.ts';
 import { landingFile } from './csv-file.ts';
+import { monthlyLandingSource } from './landing-source.ts';
 import { loadCsv } from './load.ts';
 import { createLoadTable, indexLikeParent, monthPartition, swapIn } from './month-partition.ts';
 import { dateInMonth, decimal, type ValueRule, wholeNumber } from './rules.ts';
@@ -96,14 +97,21 @@ export const traffic = defineAsset<PipelineConfig>({
   key: 'traffic',
   group: 'ingest',
   description: 'every messaging traffic row of the month, from traffic/YYYY-MM.csv',
-  deps: ['channels', 'customers'],
+  // Read only to check each row's channel and customer: a new customers snapshot or channel does
+  // not change what a month of traffic holds.
+  deps: [
+    { asset: 'channels', validationOnly: true },
+    { asset: 'customers', validationOnly: true },
+  ],
   partitions: 'monthly',
   retry: { attempts: 3, backoffMs: 2_000 },
   checks: [reconciles, revenueMatchesPrice, emptyPartitionCheck('traffic', 'send_date')],
+  source: monthlyLandingSource('traffic'),
   materialize: async (ctx) => {
     const partition = ctx.partition;
     const layout = {
       ...landingFile(ctx.config.landingDir, `traffic/${partition}.csv`),
+      onRead: ctx.recordSource,
       columns: COLUMNS,
       ignored: ['traffic_id'],
     };

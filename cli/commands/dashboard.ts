@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import { redactUrl } from '../../engine/errors.ts';
+import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
@@ -24,7 +25,14 @@ export function registerDashboard(program: Command): void {
       // Without credentials the dashboard (which can start runs) listens on loopback only.
       const host = auth ? '0.0.0.0' : '127.0.0.1';
       const port = flags.port ?? config.dashboard.port;
-      const app = createDashboard({ graph, database, queues, auth, readOnly: config.dashboard.readOnly });
+      const app = createDashboard({
+        graph,
+        database,
+        config: assetConfig(config),
+        queues,
+        auth,
+        readOnly: config.dashboard.readOnly,
+      });
       const server = await listen(app, port, host);
       console.log(
         `dashboard on http://${host === '0.0.0.0' ? 'localhost' : host}:${port} — ${

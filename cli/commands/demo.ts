@@ -41,14 +41,21 @@ async function demo(flags: DemoFlags): Promise<void> {
     await generateLandingZone({ out: landing, customers: 1_000, months: 24, end, seed: 42 });
     // With both services configured the demo shows the real thing: its own workers on BullMQ.
     const onWorkers = !server && Boolean(process.env.REDIS_URL);
-    say(
-      `3/4 materializing every asset but the market group, month by month${onWorkers ? ', on two BullMQ workers' : ''} …`,
-    );
     const database = await openDatabase(config.databaseUrl, { max: 8 });
     try {
       const run = await demoRun(database, { ...config, landingDir: landing }, end);
-      if (onWorkers) await materializeOnWorkers(run);
-      else await materializeInProcess(run);
+      // A second demo on the same .data/ finds what the first one materialized still current.
+      if (run.plan.nodes.length === 0) {
+        say(
+          '3/4 every asset of every month is current (the landing zone did not change): nothing to materialize',
+        );
+      } else {
+        say(
+          `3/4 materializing the ${run.plan.nodes.length} missing or stale nodes of every asset but the market group, month by month${onWorkers ? ', on two BullMQ workers' : ''} …`,
+        );
+        if (onWorkers) await materializeOnWorkers(run);
+        else await materializeInProcess(run);
+      }
       say(`4/4 the answers for ${monthKey(end)}:`);
       const { demoAnswers } = await import('../../assets/analytics/summary.ts');
       for (const line of await demoAnswers(database.sql, `${monthKey(end)}-01`)) say(line);
@@ -64,7 +71,7 @@ async function demo(flags: DemoFlags): Promise<void> {
 type Database = import('../../engine/database.ts').Database;
 type CliConfig = ReturnType<typeof loadConfig>;
 
-/** What both ways of running the demo share: the graph, the plan of 24 months, the run store. */
+/** What both ways of running the demo share: the graph, the plan, the run store. */
 type DemoRun = {
   database: Database;
   config: CliConfig;
@@ -76,20 +83,30 @@ type DemoRun = {
 
 const SELECTION = '* -group:market';
 
+/** The demo's run: what of its 24 months is missing or stale (all of it, the first time). */
 async function demoRun(database: Database, config: CliConfig, end: number): Promise<DemoRun> {
-  const [{ loadAssetGraph }, { selectAssets }, { planRun }, { RunStore }, { RunHistory }] = await Promise.all(
-    [
-      import('../load-assets.ts'),
-      import('../../engine/selection.ts'),
-      import('../../engine/plan.ts'),
-      import('../../engine/run-store.ts'),
-      import('../../engine/run-history.ts'),
-    ],
-  );
+  const [
+    { loadAssetGraph },
+    { selectAssets },
+    { assetState },
+    { planFromState },
+    { RunStore },
+    { RunHistory },
+  ] = await Promise.all([
+    import('../load-assets.ts'),
+    import('../../engine/selection.ts'),
+    import('../../engine/asset-state.ts'),
+    import('../../engine/state-plan.ts'),
+    import('../../engine/run-store.ts'),
+    import('../../engine/run-history.ts'),
+  ]);
   const graph = await loadAssetGraph();
-  const plan = planRun(graph, selectAssets(graph, SELECTION), {
-    from: monthKey(end - 23),
-    to: monthKey(end),
+  const range = { from: monthKey(end - 23), to: monthKey(end) };
+  const grid = await assetState({ database, graph, config: assetConfig(config), range });
+  const { plan } = planFromState(graph, grid, {
+    selected: selectAssets(graph, SELECTION),
+    range,
+    only: 'stale',
   });
   return {
     database,
@@ -203,7 +220,13 @@ async function serveDashboard(
   const queues = process.env.REDIS_URL
     ? await connectQueues(run.config.redisUrl, run.config.queuePrefix)
     : undefined;
-  const app = createDashboard({ graph: run.graph, database: run.database, queues, readOnly: false });
+  const app = createDashboard({
+    graph: run.graph,
+    database: run.database,
+    config: assetConfig(run.config),
+    queues,
+    readOnly: false,
+  });
   const listenPort = port ?? run.config.dashboard.port;
   const server = await listen(app, listenPort, '127.0.0.1');
   say(

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { PartitionRequiredError, UsageError } from '../../engine/errors.ts';
+import { UsageError } from '../../engine/errors.ts';
+import type { StateSelection } from '../../engine/state-plan.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { executionOptions, wholeNumber } from '../options.ts';
@@ -12,6 +13,10 @@ type MaterializeFlags = {
   wait: boolean;
   concurrency: number;
   allowBadRows: number;
+  missing?: boolean;
+  stale?: boolean;
+  upstream?: StateSelection;
+  dryRun?: boolean;
 };
 
 export function registerMaterialize(program: Command): void {
@@ -24,6 +29,17 @@ export function registerMaterialize(program: Command): void {
       .option('--from <YYYY-MM>', 'first partition of a range (with --to)')
       .option('--to <YYYY-MM>', 'last partition of a range (with --from)'),
   )
+    .option(
+      '--missing',
+      'only the selected nodes that are missing or failed (over the data’s span without a range)',
+    )
+    .option('--stale', 'only the selected nodes that are missing, failed or stale')
+    .option(
+      '--upstream <missing|stale>',
+      'add the missing or failed (or also stale) upstream partitions the run reads, up to the roots',
+      stateSelection('upstream'),
+    )
+    .option('--dry-run', 'print the plan (each node and why) and start nothing')
     .option(
       '--allow-bad-rows <n>',
       'quarantine up to N bad input rows instead of failing',
@@ -47,15 +63,34 @@ function partitionRange(flags: MaterializeFlags): { from: string; to: string } |
 
 async function materialize(selection: string, flags: MaterializeFlags): Promise<void> {
   const config = loadConfig();
-  const [{ selectAssets }, { planRun }, { launchRun }, execution] = await Promise.all([
+  if (flags.missing && flags.stale) throw new UsageError('use either --missing or --stale, not both');
+  const [{ selectAssets }, { launchRun }, execution, planning] = await Promise.all([
     import('../../engine/selection.ts'),
-    import('../../engine/plan.ts'),
     import('../../engine/executor.ts'),
     import('../run-execution.ts'),
+    import('../state-planning.ts'),
   ]);
   const graph = await loadAssetGraph();
   const range = partitionRange(flags);
-  const plan = withFlagHint(() => planRun(graph, selectAssets(graph, selection), range));
+  const planned = await planning.planMaterialization({
+    config,
+    graph,
+    selected: selectAssets(graph, selection),
+    range,
+    only: flags.missing ? 'missing' : flags.stale ? 'stale' : undefined,
+    upstream: flags.upstream,
+  });
+  planning.printPlanNotes(planned);
+  if (flags.dryRun) return planning.printDryRun(planned);
+  const { plan } = planned;
+  if (plan.nodes.length === 0) {
+    console.log(
+      flags.missing || flags.stale
+        ? `nothing to materialize: every selected partition is current`
+        : 'nothing to materialize: the selection has no partition to run',
+    );
+    return;
+  }
   const partitions =
     plan.partitions.length > 0 ? `, partitions ${plan.partitions[0]}..${plan.partitions.at(-1)}` : '';
   const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? '' : 's'}`;
@@ -80,12 +115,11 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
   else await execution.executeOnWorkers({ config, graph, launch, wait: flags.wait });
 }
 
-/** The engine says a partition is needed; the CLI says which flags give one. */
-function withFlagHint<T>(plan: () => T): T {
-  try {
-    return plan();
-  } catch (error) {
-    if (!(error instanceof PartitionRequiredError)) throw error;
-    throw new UsageError(`${error.message}: pass --partition YYYY-MM or --from YYYY-MM --to YYYY-MM`);
-  }
+function stateSelection(flag: string) {
+  return (value: string): StateSelection => {
+    if (value !== 'missing' && value !== 'stale') {
+      throw new UsageError(`--${flag} takes missing or stale, got '${value}'`);
+    }
+    return value;
+  };
 }

@@ -24,6 +24,7 @@ export function graphSvg<Config>(
   graph: AssetGraph<Config>,
   layout: GraphLayout,
   states: Map<string, AssetActivity>,
+  counts: Map<string, Record<'missing' | 'stale' | 'failed', number>>,
 ): Html {
   const groups = layout.groups.map(
     (g) => html`<g class="group"><rect x="${g.x - g.width / 2}" y="${g.y - g.height / 2}" width="${g.width}"
@@ -47,12 +48,20 @@ export function graphSvg<Config>(
     const figures = state?.status
       ? `${formatMs(state.durationMs)}${state.rowCount !== null ? ` · ${state.rowCount.toLocaleString('en-US')} row${state.rowCount === 1 ? '' : 's'}` : ''}`
       : graph.get(node.key).group;
-    return html`<a href="/assets/${encodeURIComponent(node.key)}" class="asset" data-asset="${node.key}" data-status="${status}">
+    const problems = counts.get(node.key) ?? { missing: 0, stale: 0, failed: 0 };
+    const needsWork = (['missing', 'stale', 'failed'] as const).filter((state) => problems[state] > 0);
+    const partitionsLine =
+      needsWork.length === 0
+        ? 'every partition current'
+        : needsWork.map((state) => `${problems[state]} ${state}`).join(' · ');
+    return html`<a href="/assets/${encodeURIComponent(node.key)}" class="asset" data-asset="${node.key}" data-status="${status}"
+      data-missing="${problems.missing}" data-stale="${problems.stale}" data-failed="${problems.failed}">
       <rect x="${left}" y="${top}" width="${NODE_WIDTH}" height="${NODE_HEIGHT}" rx="6"
         fill="${FILL[status] ?? '#ffffff'}" stroke="${STROKE[status] ?? '#8c959f'}" stroke-width="1.5"/>
       <text x="${left + 10}" y="${top + 20}" font-size="13" font-weight="600">${node.key}</text>
       <text x="${left + 10}" y="${top + 38}" font-size="11" fill="#57606a">${status} · ${detail}</text>
-      <text x="${left + 10}" y="${top + 55}" font-size="11" fill="#57606a">${figures}</text></a>`;
+      <text x="${left + 10}" y="${top + 55}" font-size="11" fill="#57606a">${figures}</text>
+      <text x="${left + 10}" y="${top + 72}" font-size="11" fill="${needsWork.length > 0 ? '#9a6700' : '#1a7f37'}" class="partitions">${partitionsLine}</text></a>`;
   });
   return html`<svg id="asset-graph" xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}"
     viewBox="0 0 ${layout.width} ${layout.height}" role="img" aria-label="asset graph">

@@ -8,5 +8,9 @@ export function materializeForm(csrfToken: string, selection = '*'): Html {
     <label>partition (YYYY-MM)<input name="partition" placeholder="2026-10" pattern="\\d{4}-\\d{2}" size="9"></label>
     <label>or from<input name="from" placeholder="2026-01" pattern="\\d{4}-\\d{2}" size="9"></label>
     <label>to<input name="to" placeholder="2026-10" pattern="\\d{4}-\\d{2}" size="9"></label>
+    <label>which<select name="only"><option value="">every selected partition</option>
+      <option value="missing">only missing or failed</option><option value="stale">only missing, failed or stale</option></select></label>
+    <label>upstream<select name="upstream"><option value="">only what is selected</option>
+      <option value="missing">add missing upstream</option><option value="stale">add missing or stale upstream</option></select></label>
     <button type="submit">Materialize</button></form>`;
 }

@@ -202,6 +202,8 @@ describe('a tick of the monthly schedule', () => {
     const graph = new AssetGraph(scheduledToyAssets);
     const deps = {
       graph,
+      database,
+      config: { landingDir: '', exportDir: '', allowBadRows: 0 },
       store: new RunStore(database.sql),
       executor: new BullMqExecutor(assetQueue, graph),
       logger: createLogger('silent'),
@@ -228,8 +230,25 @@ describe('a tick of the monthly schedule', () => {
       partition_to: '2026-12',
     });
     const { nodes, statuses } = await nodesOf(run.id);
-    expect(nodes).toEqual(scheduledNodes('2026-12'));
+    // Only what is missing or stale: source (unpartitioned, unchanged since the first tick) is
+    // current; summary reads every month of joined, so the new month makes it run again.
+    expect(nodes).toEqual(scheduledNodes('2026-12').filter((node) => node !== 'source'));
     expect(statuses).toEqual(['succeeded']);
+  });
+
+  it('a tick whose month is current starts no run', async () => {
+    const again = await startMonthlyRun(
+      {
+        graph: new AssetGraph(scheduledToyAssets),
+        database,
+        config: { landingDir: '', exportDir: '', allowBadRows: 0 },
+        store: new RunStore(database.sql),
+        executor: new BullMqExecutor(assetQueue, new AssetGraph(scheduledToyAssets)),
+        logger: createLogger('silent'),
+      },
+      { id: 'a-second-tick-for-2026-12', firedAt: new Date('2027-01-01T09:00:00.000Z') },
+    );
+    expect(again).toEqual({ runId: null, partition: '2026-12', alreadyStarted: false });
   });
 
   it('the pending scheduled tick, promoted early, runs the month before its own fire time', async () => {
@@ -238,6 +257,8 @@ describe('a tick of the monthly schedule', () => {
     const [pending] = await scheduleQueue.getDelayed();
     expect(pending).toBeDefined();
     const fireTime = nextFireAfter(new Date());
+    // Make that month stale, so the tick has something to run (a current month starts no run).
+    await database.sql`update materializations set data_version = 'changed since' where asset_key = 'source'`;
     await pending?.promote();
     const run = await tickRun(String(pending?.id));
     expect(run).toMatchObject({

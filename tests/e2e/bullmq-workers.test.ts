@@ -365,7 +365,8 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
     'an input error fails the job at the first attempt, with file:line in the job and the node',
     async () => {
       await startWorker({ TOY_INPUT_ERROR: 'left[2025-06]' });
-      const result = await materialize(['left', '--partition', '2025-06']);
+      // Its upstream never ran for that month: the run brings it along (refused otherwise).
+      const result = await materialize(['left', '--partition', '2025-06', '--upstream', 'missing']);
       expect(result.code).toBe(1);
       const runId = runIdOf(result.stdout);
       expect(result.stdout).not.toContain('↻');
@@ -378,12 +379,16 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
       expect(job.attemptsMade).toBe(1);
       expect(job.failedReason).toContain('toy/left[2025-06].csv:2');
       expect(job.failedReason).toBe(reason);
-      expect(await runNodes(runId)).toEqual([
-        { node: 'left[2025-06]', status: 'failed', attempts: 1, upstream: [], error: reason },
-      ]);
+      expect((await runNodes(runId)).find((node) => node.node === 'left[2025-06]')).toEqual({
+        node: 'left[2025-06]',
+        status: 'failed',
+        attempts: 1,
+        upstream: ['daily[2025-06]'],
+        error: reason,
+      });
       expect(await runStatus(runId)).toBe('failed');
       // The attempt's transaction, its toy_events rows included, was rolled back.
-      expect(await eventCounts(runId)).toEqual({});
+      expect(Object.keys(await eventCounts(runId))).not.toContain('left[2025-06]');
     },
     TEST_TIMEOUT,
   );
@@ -488,7 +493,7 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
     "the job carries the asset's log lines, written when it ends",
     async () => {
       await startWorker();
-      const result = await materialize(['joined', '--partition', '2024-06']);
+      const result = await materialize(['joined', '--partition', '2024-06', '--upstream', 'missing']);
       expect(result.code).toBe(0);
       const runId = runIdOf(result.stdout);
       const jobId = `${runId}.joined.2024-06`;
@@ -501,7 +506,8 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
       expect(logs).toContainEqual(expect.stringMatching(/ joined\[2024-06\]: attempt 1 of 2 /));
       expect(logs).toContainEqual(
         expect.stringMatching(
-          / joined\[2024-06\] wrote 1 \{.*"asset":"joined","partition":"2024-06".*"value":1/,
+          // Its value is 1 + its upstream's values (left and right, run before it in the same run).
+          / joined\[2024-06\] wrote 7 \{.*"asset":"joined","partition":"2024-06".*"value":7/,
         ),
       );
       expect(logs).toContainEqual(expect.stringMatching(/ joined\[2024-06\] succeeded \{.*"rowCount":1/));

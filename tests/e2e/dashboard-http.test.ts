@@ -55,7 +55,14 @@ const processes: CliChild[] = [];
 
 /** The dashboard in-process on a free loopback port. */
 async function serve(options: Partial<DashboardOptions> = {}): Promise<Served> {
-  const app = createDashboard({ graph, database, queues, readOnly: false, ...options });
+  const app = createDashboard({
+    graph,
+    database,
+    config: { landingDir: '', exportDir: '', allowBadRows: 0 },
+    queues,
+    readOnly: false,
+    ...options,
+  });
   const server: Server = await listen(app, 0, '127.0.0.1');
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('no address');
@@ -238,9 +245,21 @@ describe('basic auth', () => {
 
     const { token, cookie } = await csrfFrom(url, headers);
     const before = await runCount();
-    const response = await postMaterialize(
+    // left reads daily[2025-05], never materialized: refused, saying what is missing and how to add it.
+    const refused = await postMaterialize(
       url,
       { _csrf: token, selection: 'left', partition: '2025-05' },
+      { ...headers, cookie },
+    );
+    expect(refused.status).toBe(400);
+    const refusal = await refused.text();
+    expect(refusal).toContain('refused: the run would read missing or failed partitions it does not materialize');
+    expect(refusal).toContain('materialize: source —'); // the root: daily[2025-05] reads it
+    expect(refusal).toContain('add missing upstream');
+    expect(await runCount()).toBe(before);
+    const response = await postMaterialize(
+      url,
+      { _csrf: token, selection: 'left', partition: '2025-05', upstream: 'missing' },
       { ...headers, cookie },
     );
     expect(response.status).toBe(303);

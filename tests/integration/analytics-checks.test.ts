@@ -58,6 +58,7 @@ async function check(
         signal: new AbortController().signal,
         config: { landingDir: FIXTURE_LANDING, exportDir: '/tmp', allowBadRows: 0 },
         window: (dependency: string) => dependencyWindow(asset, '2026-10', dependency),
+        recordSource: () => {},
       } satisfies PartitionedContext<PipelineConfig>;
       const outcome = await found.run({ ...ctx, metadata: { rowCount: 0 } });
       throw Object.assign(new Error('rollback'), { outcome });

@@ -706,7 +706,12 @@ describe('exports to EXPORT_DIR', () => {
     expect((await materialize(['stock_prices', 'stock_comparison'], marketConfig())).status).toBe(
       'succeeded',
     );
-    const app = createDashboard({ graph: new AssetGraph<PipelineConfig>(assets), database, readOnly: true });
+    const app = createDashboard({
+      graph: new AssetGraph<PipelineConfig>(assets),
+      database,
+      config: marketConfig(),
+      readOnly: true,
+    });
     const server = await listen(app, 0, '127.0.0.1');
     try {
       const { port } = server.address() as AddressInfo;

@@ -30,6 +30,7 @@ const plan = (...nodes: PlanNode[]): RunPlan => ({ nodes, partitions: [] });
 /** a → b, a → c, (b, c) → d */
 const diamond = () => plan(node('a'), node('b', ['a']), node('c', ['a']), node('d', ['b', 'c']));
 const ref = (key: string) => ({ assetKey: key, partitionKey: '' });
+const success = { durationMs: 1, metadata: { rowCount: 1 }, checks: [], codeVersion: '1', inputs: [] };
 
 async function newRun(runPlan: RunPlan, extra: { leaseSeconds?: number; runKey?: string } = {}) {
   return store.createRun({ trigger: 'test', selection: 'test', executor: 'test', plan: runPlan, ...extra });
@@ -41,11 +42,7 @@ async function succeed(runId: string, key: string) {
   if (started.state !== 'started') throw new Error(`${key} did not start: ${started.state}`);
   return database.sql.begin(async (tx) => {
     await tx`insert into writes values (${`${runId}:${key}`}) on conflict do nothing`;
-    return store.completeNode(tx, runId, ref(key), started.attempt, {
-      durationMs: 1,
-      metadata: { rowCount: 1 },
-      checks: [],
-    });
+    return store.completeNode(tx, runId, ref(key), started.attempt, success);
   });
 }
 
@@ -109,6 +106,22 @@ describe('claims and settlement', () => {
     expect(attempt).toEqual({ status: 'failed', error: 'b broke' });
   });
 
+  it('two nodes of a run failing at once, with their checks, never deadlock on the run', async () => {
+    // The run's row is locked before a check row's foreign key takes its lighter lock on it.
+    const check = { name: 'c', severity: 'error' as const, passed: false, message: 'no' };
+    for (let round = 0; round < 20; round++) {
+      const { runId } = await newRun(plan(node('a'), node('b'), node('c', ['a', 'b'])));
+      const [a, b] = await Promise.all([store.startNode(runId, ref('a')), store.startNode(runId, ref('b'))]);
+      if (a.state !== 'started' || b.state !== 'started') throw new Error('not started');
+      const failure = { durationMs: 1, error: 'broke', checks: [check], end: 'failed' as const };
+      await Promise.all([
+        store.failNode(runId, ref('a'), a.attempt, failure),
+        store.failNode(runId, ref('b'), b.attempt, failure),
+      ]);
+      expect(await runStatus(runId)).toBe('failed');
+    }
+  });
+
   it('a retried attempt goes back to queued with its error shown, then succeeds as attempt 2', async () => {
     const { runId } = await newRun(plan(node('a')));
     expect(await fail(runId, 'a', 'retrying')).toBe('running');
@@ -136,11 +149,7 @@ describe('fencing', () => {
     await expect(
       database.sql.begin(async (tx) => {
         await tx`insert into writes values (${`${runId}:stale`})`;
-        return store.completeNode(tx, runId, ref('a'), 1, {
-          durationMs: 1,
-          metadata: { rowCount: 0 },
-          checks: [],
-        });
+        return store.completeNode(tx, runId, ref('a'), 1, success);
       }),
     ).rejects.toBeInstanceOf(NodeSupersededError);
     expect(await database.sql`select 1 from writes where node = ${`${runId}:stale`}`).toHaveLength(0);
@@ -149,9 +158,7 @@ describe('fencing', () => {
       select attempt, error from node_attempts where run_id = ${runId}`;
     expect(abandoned?.attempt).toBe(1);
     expect(abandoned?.error).toMatch(/^abandoned: /);
-    await database.sql.begin((tx) =>
-      store.completeNode(tx, runId, ref('a'), 2, { durationMs: 1, metadata: { rowCount: 0 }, checks: [] }),
-    );
+    await database.sql.begin((tx) => store.completeNode(tx, runId, ref('a'), 2, success));
     expect(await runStatus(runId)).toBe('succeeded');
   });
 
@@ -163,11 +170,7 @@ describe('fencing', () => {
     await expect(
       database.sql.begin(async (tx) => {
         await tx`insert into writes values (${`${runId}:a`})`;
-        return store.completeNode(tx, runId, ref('a'), started.attempt, {
-          durationMs: 1,
-          metadata: { rowCount: 0 },
-          checks: [],
-        });
+        return store.completeNode(tx, runId, ref('a'), started.attempt, success);
       }),
     ).rejects.toBeInstanceOf(RunCanceledError);
     expect(await database.sql`select 1 from writes where node = ${`${runId}:a`}`).toHaveLength(0);

@@ -36,6 +36,7 @@ async function reconcile(tableRows: [string, number, string][]) {
         signal: new AbortController().signal,
         config: { landingDir: '', exportDir: '', allowBadRows: 0 },
         window: (dependency: string) => dependencyWindow(traffic, '2026-10', dependency),
+        recordSource: () => {},
       } satisfies PartitionedContext<PipelineConfig>;
       // The file (as the load measured it): 2 distinct rows, 1.50 EUR.
       const metadata = { rowCount: tableRows.length, fileRows: 2, fileRevenueEur: '1.50' };

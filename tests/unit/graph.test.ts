@@ -8,21 +8,24 @@ const asset = (key: string, deps: AssetDependency[] = [], partitioned = false) =
   noOpAsset(key, { deps, partitioned });
 
 describe('defineAsset', () => {
-  it('normalizes dependencies and fills in the retry policy', () => {
+  it('normalizes dependencies and fills in the retry policy and the code version', () => {
     const definition = defineAsset({
       key: 'report',
       group: 'analytics',
       description: 'a report',
-      deps: ['a', { asset: 'b', window: 12 }],
+      deps: ['a', { asset: 'b', window: 12 }, { asset: 'c', validationOnly: true }],
       partitions: 'monthly',
       retry: { attempts: 5 },
       materialize: async () => ({ rowCount: 1 }),
     });
     expect(definition.deps).toEqual([
-      { key: 'a', mapping: { kind: 'identity' } },
-      { key: 'b', mapping: { kind: 'window', months: 12 } },
+      { key: 'a', mapping: { kind: 'identity' }, propagates: true },
+      { key: 'b', mapping: { kind: 'window', months: 12 }, propagates: true },
+      { key: 'c', mapping: { kind: 'identity' }, propagates: false },
     ]);
     expect(definition.retry).toEqual({ attempts: 5, backoffMs: 1_000 });
+    expect(definition.version).toBe('1');
+    expect(definition.source).toBeUndefined();
     expect(definition.checks).toEqual([]);
     expect(Object.isFrozen(definition)).toBe(true);
   });

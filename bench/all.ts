@@ -6,7 +6,7 @@
 import { rewriteReadmeTable } from './readme-table.ts';
 import { runCommand } from './support.ts';
 
-const BENCHES = ['generate', 'load', 'analytics', 'orchestration', 'dashboard'];
+const BENCHES = ['generate', 'load', 'analytics', 'orchestration', 'dashboard', 'status'];
 const only = process.argv.includes('--table-only');
 
 for (const bench of only ? [] : BENCHES) {

@@ -63,6 +63,13 @@ export function benchmarkRows(): string[] {
       `| \`npm run bench:dashboard\` | every page with ${Number(dashboard.runs).toLocaleString('en-US')} runs in the history | p95 ${measured.map(([page, figures]) => `\`${page}\` ${Math.round(figures.p95Ms)} ms`).join(', ')} | a constant page: median ${n(pages['baseline (constant page)']?.medianMs ?? 0, 1)} ms | < 100 ms: ${met(worst < 100)} | ${day(dashboard)} |`,
     );
   }
+  const status = load('status');
+  if (status) {
+    const ms = Number(status.statusMs);
+    rows.push(
+      `| \`npm run bench:status\` | the state of every asset over ${status.months} months (${status.cells} cells; ${status.monthlyRuns} monthly runs and ${status.backfills} backfills in the history), as \`pipeline status --json\` computes it | ${Math.round(ms)} ms | its two indexed queries alone: ${Math.round(Number(status.queriesMs))} ms | < 200 ms: ${met(ms < 200)} (${n(status.ratio)}× the queries) | ${day(status)} |`,
+    );
+  }
   return rows;
 }
 

@@ -33,9 +33,15 @@ export async function planMaterialization(options: {
       );
     }
     if (error instanceof RunRefused) {
-      throw new UsageError(
-        `${error.message}\n  materialize them in the same run with: ${sameCommandWith('--upstream', 'missing')}`,
-      );
+      const hints = [
+        ...(error.gaps.length > 0
+          ? [`materialize them in the same run with: ${sameCommandWith('--upstream', 'missing')}`]
+          : []),
+        ...(error.withoutSource.length > 0
+          ? ['deliver the missing landing files, or choose partitions whose inputs do not reach them']
+          : []),
+      ];
+      throw new UsageError([error.message, ...hints].join('\n  '));
     }
     throw error;
   }

@@ -39,6 +39,8 @@ export type DashboardOptions = {
 };
 
 const RUNS_PER_PAGE = 50;
+/** How long the pages share one computation of the asset state. */
+const STATE_TTL_MS = 2_000;
 /** Pages look for runs whose executor went silent at most this often. */
 const REAP_EVERY_MS = 2_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -50,8 +52,20 @@ export function createDashboard(options: DashboardOptions): express.Express {
   const history = new RunHistory(database);
   const executor = queues ? new BullMqExecutor(queues.assets, graph) : undefined;
   const layout = layoutGraph(graph);
-  const state = (range?: { from: string; to: string }) =>
-    assetState({ database, graph, config: options.config, range });
+  // The whole graph's state, shared by the pages asking within STATE_TTL_MS (a page reloading
+  // itself every few seconds must not list the landing zone and read the history each time).
+  let cached: { at: number; grid: ReturnType<typeof assetState> } | undefined;
+  const state = (range?: { from: string; to: string }) => {
+    if (range) return assetState({ database, graph, config: options.config, range });
+    if (!cached || Date.now() - cached.at > STATE_TTL_MS) {
+      const grid = assetState({ database, graph, config: options.config });
+      grid.catch(() => {
+        cached = undefined;
+      });
+      cached = { at: Date.now(), grid };
+    }
+    return cached.grid;
+  };
   const partitioned = (key: string) => Boolean(graph.get(key).partitions);
   const app = express();
   app.disable('x-powered-by');
@@ -253,7 +267,8 @@ export function createDashboard(options: DashboardOptions): express.Express {
       const only = stateSelection(body.only);
       const upstream = stateSelection(body.upstream);
       try {
-        const grid = await state(range);
+        // Planning reads the state now, never the pages' shared copy.
+        const grid = await assetState({ database, graph, config: options.config, range });
         const { plan, warnings } = planFromState(graph, grid, {
           selected: selectAssets(graph, selection),
           range,

@@ -29,9 +29,12 @@ export type CellState = {
 };
 
 export type AssetStateGrid = {
-  /** The months from the first to the last with a source (a landing file), if any asset has sources. */
+  /** The data's months: from the first to the last with a source (a landing file) — without sources, with a materialization. */
   span: { first: string; last: string } | undefined;
-  /** Every partitioned cell's month computed, ascending (the span, widened to the range asked). */
+  /**
+   * Every partitioned cell's month computed, ascending: the span (without sources, the months
+   * materialized), widened to the range asked.
+   */
   months: string[];
   cell: (assetKey: string, partitionKey: string) => CellState;
   cells: () => CellState[];
@@ -58,6 +61,9 @@ type Attempt = {
   started_at: Date;
 };
 
+/** Why a cell of an asset with a source is missing when its source is not there. */
+export const NO_SOURCE = 'no landing file';
+
 /** Reasons listed on a stale cell before "and N more". */
 const REASONS_SHOWN = 3;
 
@@ -79,14 +85,18 @@ export async function assetState<Config>(options: {
   // The span: months with a landing file, or loaded from one (a deleted file keeps its data).
   const [loaded] = await sql<{ first: string | null; last: string | null }[]>`
     select min(partition_key) as first, max(partition_key) as last from materializations
-    where asset_key = any (${sourced}::text[]) and partition_key <> ''`;
+    where asset_key = any (${sourced.length > 0 ? sourced : graph.keys}::text[]) and partition_key <> ''`;
   const sourceMonths = [...observed.values()]
     .flatMap((found) => [...found.keys()])
     .filter((key) => key !== '');
   const ends = [...sourceMonths, loaded?.first, loaded?.last].filter((m): m is string => Boolean(m)).sort();
-  const span = ends.length > 0 ? { first: ends[0] as string, last: ends.at(-1) as string } : undefined;
-  const bounds = [span?.first, span?.last, options.range?.from, options.range?.to].filter((m): m is string =>
-    Boolean(m),
+  const dataMonths = ends.length > 0 ? { first: ends[0] as string, last: ends.at(-1) as string } : undefined;
+  const span = sourced.length > 0 ? dataMonths : undefined;
+  // Without sources nothing marks months absent: a range asked for is all there is to compute
+  // (months around it count as absent); only a look at everything shows the months materialized.
+  const shown = span ?? (options.range ? undefined : dataMonths);
+  const bounds = [shown?.first, shown?.last, options.range?.from, options.range?.to].filter(
+    (m): m is string => Boolean(m),
   );
   bounds.sort();
   const months =
@@ -97,21 +107,37 @@ export async function assetState<Config>(options: {
   const to = months.at(-1) ?? '';
 
   const [materialized, attempts] = await Promise.all([
+    // The latest materialization of each cell: found in the index, then read by id.
     sql<Materialized[]>`
-      select distinct on (asset_key, partition_key) asset_key, partition_key, run_id, materialized_at,
-        data_version, code_version, inputs, source, id
-      from materializations
-      where partition_key = '' or partition_key between ${from} and ${to}
-      order by asset_key, partition_key, materialized_at desc, id desc`,
+      with latest as (
+        select distinct on (asset_key, partition_key) id from materializations
+        where partition_key = '' or partition_key between ${from} and ${to}
+        order by asset_key, partition_key, materialized_at desc, id desc)
+      select m.asset_key, m.partition_key, m.run_id, m.materialized_at, m.data_version, m.code_version,
+        m.inputs, m.source, m.id
+      from materializations m join latest using (id)`,
+    // The latest attempt of each cell that is running or failed (a failure counts when it is newer
+    // than the cell's latest materialization).
     sql<Attempt[]>`
       select distinct on (asset_key, partition_key) asset_key, partition_key, status, error, run_id, started_at
       from run_nodes
-      where started_at is not null and (partition_key = '' or partition_key between ${from} and ${to})
+      where status in ('running', 'failed') and (partition_key = '' or partition_key between ${from} and ${to})
       order by asset_key, partition_key, started_at desc`,
   ]);
   const key = (assetKey: string, partitionKey: string) => nodeId(assetKey, partitionKey);
-  const latest = new Map(materialized.map((row) => [key(row.asset_key, row.partition_key), row]));
-  const lastAttempt = new Map(attempts.map((row) => [key(row.asset_key, row.partition_key), row]));
+  // The pool is shared with Drizzle, which leaves timestamps as text: made Dates once, here.
+  const latest = new Map(
+    materialized.map((row) => [
+      key(row.asset_key, row.partition_key),
+      { ...row, materialized_at: new Date(row.materialized_at) },
+    ]),
+  );
+  const lastAttempt = new Map(
+    attempts.map((row) => [
+      key(row.asset_key, row.partition_key),
+      { ...row, started_at: new Date(row.started_at) },
+    ]),
+  );
   const inSpan = (month: string) => !span || (month >= span.first && month <= span.last);
 
   const cells = new Map<string, CellState>();
@@ -161,7 +187,7 @@ export async function assetState<Config>(options: {
       }
       const observation = observed.get(assetKey)?.get(partitionKey);
       if (!mat) {
-        set('missing', asset.source && !observation ? 'no landing file' : null);
+        set('missing', asset.source && !observation ? NO_SOURCE : null);
         continue;
       }
       const reasons: string[] = [];
@@ -215,6 +241,7 @@ function inputReasons<C>(
         ? [...latest.values()]
             .filter((row) => row.asset_key === input.assetKey)
             .map((row) => cell(row.asset_key, row.partition_key))
+            .sort((a, b) => a.partitionKey.localeCompare(b.partitionKey))
         : [cell(input.assetKey, input.partitionKey)];
     for (const up of upstream) {
       const id = nodeId(up.assetKey, up.partitionKey);

@@ -1,4 +1,4 @@
-import type { AssetStateGrid, CellState } from './asset-state.ts';
+import { type AssetStateGrid, type CellState, NO_SOURCE } from './asset-state.ts';
 import { PartitionRequiredError, UsageError } from './errors.ts';
 import type { AssetGraph } from './graph.ts';
 import { inputsOf } from './lineage.ts';
@@ -37,12 +37,20 @@ export type StatePlan = {
 
 /** A run that would answer from missing inputs: refused, naming the root gaps compactly. */
 export class RunRefused extends UsageError {
+  /** The root gaps a run could materialize first (with `upstream`). */
   readonly gaps: string[];
-  constructor(gaps: string[]) {
+  /** The root gaps that have no source to load them from (a landing file never delivered). */
+  readonly withoutSource: string[];
+  constructor(gaps: string[], withoutSource: string[]) {
+    const parts = [
+      ...(gaps.length > 0 ? [gaps.join(', ')] : []),
+      ...(withoutSource.length > 0 ? [`with no landing file: ${withoutSource.join(', ')}`] : []),
+    ];
     super(
-      `refused: the run would read missing or failed partitions it does not materialize: ${gaps.join(', ')}`,
+      `refused: the run would read missing or failed partitions it does not materialize: ${parts.join('; ')}`,
     );
     this.gaps = gaps;
+    this.withoutSource = withoutSource;
   }
 }
 
@@ -67,7 +75,7 @@ export function planFromState<C>(
   else if (partitioned.length > 0) {
     // --missing / --stale without a range cover the data's span.
     if (!request.only) throw new PartitionRequiredError(partitioned);
-    months = grid.span ? partitionKeys(grid.span.first, grid.span.last) : [];
+    months = grid.span ? partitionKeys(grid.span.first, grid.span.last) : grid.months;
   }
   const why = new Map<string, string>();
   const chosen: NodeRef[] = [];
@@ -89,8 +97,9 @@ export function planFromState<C>(
           continue;
         }
         const wanted = request.only === 'stale' ? STALE_OR_WORSE : MISSING_OR_FAILED;
-        // Downstream of a node the run materializes is stale once it has run: in it too.
-        const after = inputsOf(graph, { assetKey, partitionKey })
+        // Downstream of a node the run materializes is stale once it has run: in it too (not a
+        // reader that only validates against it).
+        const after = inputsOf(graph, { assetKey, partitionKey }, { propagatingOnly: true })
           .flatMap((input) =>
             input.partitionKey === null
               ? months.map((month) => nodeId(input.assetKey, month))
@@ -136,7 +145,17 @@ export function planFromState<C>(
         warnings.add(`reads ${id} as it is now: another run is materializing it`);
     }
   }
-  if (gaps.size > 0) throw new RunRefused(rootGaps(graph, grid, [...gaps.values()], inRun));
+  if (gaps.size > 0) {
+    const roots = rootGaps(graph, grid, [...gaps.values()], inRun);
+    const noFile = (cell: CellState) => cell.reason === NO_SOURCE;
+    throw new RunRefused(
+      compactGaps(
+        graph,
+        roots.filter((c) => !noFile(c)),
+      ),
+      compactGaps(graph, roots.filter(noFile)),
+    );
+  }
   return { plan: planNodes(graph, chosen), why, warnings: [...warnings], notes };
 }
 
@@ -149,16 +168,13 @@ function readCells<C>(graph: AssetGraph<C>, grid: AssetStateGrid, node: NodeRef)
   );
 }
 
-/**
- * The gaps to name: those whose own inputs are not gaps too (the roots — usually landing files
- * never loaded), grouped per asset into month ranges (`traffic[2025-11…2026-09]`).
- */
+/** The gaps to name: those whose own inputs are not gaps too (the roots — usually landing files never loaded). */
 function rootGaps<C>(
   graph: AssetGraph<C>,
   grid: AssetStateGrid,
   gaps: CellState[],
   inRun: ReadonlySet<string>,
-): string[] {
+): CellState[] {
   const roots = new Map<string, CellState>();
   const seen = new Set<string>();
   const visit = (gap: CellState) => {
@@ -172,10 +188,14 @@ function rootGaps<C>(
     else for (const input of deeper) visit(input);
   };
   for (const gap of gaps) visit(gap);
+  return [...roots.values()];
+}
+
+/** Gaps grouped per asset into month ranges (`traffic[2025-11…2026-09]`), in graph order. */
+function compactGaps<C>(graph: AssetGraph<C>, cells: CellState[]): string[] {
   const byAsset = new Map<string, string[]>();
-  for (const root of roots.values()) {
-    byAsset.set(root.assetKey, [...(byAsset.get(root.assetKey) ?? []), root.partitionKey]);
-  }
+  for (const cell of cells)
+    byAsset.set(cell.assetKey, [...(byAsset.get(cell.assetKey) ?? []), cell.partitionKey]);
   return graph.order
     .filter((key) => byAsset.has(key))
     .map((key) => {

@@ -43,7 +43,10 @@ export async function startMonthlyRun<Config>(
   const grid = await assetState({ database: deps.database, graph: deps.graph, config: deps.config, range });
   let plan: ReturnType<typeof planFromState>['plan'];
   try {
-    ({ plan } = planFromState(deps.graph, grid, { selected: keys, range, only: 'stale' }));
+    const planned = planFromState(deps.graph, grid, { selected: keys, range, only: 'stale' });
+    plan = planned.plan;
+    for (const warning of planned.warnings)
+      deps.logger.warn({ partition, tickId: tick.id }, `monthly run: ${warning}`);
   } catch (error) {
     if (!(error instanceof RunRefused)) throw error;
     deps.logger.warn({ partition, tickId: tick.id }, `monthly run for ${partition} ${error.message}`);

@@ -45,11 +45,8 @@ async function status(expression: string, flags: StatusFlags): Promise<void> {
   const grid = await withRuns(({ database }) =>
     assetState({ database, graph, config: assetConfig(config), range }),
   );
-  const months = range
-    ? partitionKeys(range.from, range.to)
-    : grid.span
-      ? partitionKeys(grid.span.first, grid.span.last)
-      : [];
+  // Without a range: the data's span (a graph without sources: the months materialized).
+  const months = range ? partitionKeys(range.from, range.to) : grid.months;
   const rows = keys.map((key) => ({
     key,
     cells: graph.get(key).partitions ? months.map((month) => grid.cell(key, month)) : [grid.cell(key, '')],

@@ -351,4 +351,54 @@ describe('dashboard in a browser', () => {
     },
     TEST_TIMEOUT,
   );
+
+  it(
+    "the status grid shows every asset's months, each cell linking to its run; asset pages have their strip",
+    async () => {
+      // A month whose joined fails (the toggle file is back), after the earlier tests' good months.
+      writeFileSync(FAIL_FILE, 'remove me to fix joined\n');
+      const page = await openPage();
+      const runId = await materializeFromForm(page, '*', FAILING_PARTITION);
+      await runReaches(runId, 'failed');
+      // The dashboard shares one computation of the state for 2 s: reload until it shows the failure.
+      const grid = page.locator('#status-grid');
+      await waitFor('the status page to show the failure', async () => {
+        await page.goto(`${baseUrl}/status`);
+        return (await grid.locator(`a[data-node="${FAILING_NODE}"]`).getAttribute('data-state')) === 'failed';
+      });
+      const rows = await grid
+        .locator('tr[data-asset]')
+        .evaluateAll((elements) => elements.map((element) => element.getAttribute('data-asset')));
+      expect(rows.sort()).toEqual(TOY_KEYS);
+      const failedCell = grid.locator(`a[data-node="${FAILING_NODE}"]`);
+      await expect(failedCell.getAttribute('data-state')).resolves.toBe('failed');
+      await expect(failedCell.getAttribute('href')).resolves.toBe(`/runs/${runId}`);
+      // Downstream of the failure: summary reads every month of joined, and its month's value is missing now.
+      await expect(grid.locator('a[data-node="daily[2025-02]"]').getAttribute('data-state')).resolves.toBe(
+        'materialized',
+      );
+      await expect(page.locator('#reasons').textContent()).resolves.toContain(
+        `toy failure of ${FAILING_NODE}`,
+      );
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'status.png'), fullPage: true });
+      await Promise.all([page.waitForURL(`${baseUrl}/runs/${runId}`), failedCell.click()]);
+      await expect(shownStatus(page)).resolves.toBe('failed');
+
+      await page.goto(`${baseUrl}/assets/joined`);
+      const strip = page.locator('#partition-strip');
+      await expect(strip.locator(`a[data-node="${FAILING_NODE}"]`).getAttribute('data-state')).resolves.toBe(
+        'failed',
+      );
+      await page.screenshot({ path: join(ARTIFACTS, 'asset-joined.png'), fullPage: true });
+      // The graph counts each asset's partitions that need work.
+      await page.goto(`${baseUrl}/`);
+      await expect(page.locator('a.asset[data-asset="joined"]').getAttribute('data-failed')).resolves.toBe(
+        '1',
+      );
+      await page.screenshot({ path: join(ARTIFACTS, 'graph-with-state.png'), fullPage: true });
+      rmSync(FAIL_FILE);
+    },
+    TEST_TIMEOUT,
+  );
 });

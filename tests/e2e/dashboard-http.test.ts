@@ -253,7 +253,9 @@ describe('basic auth', () => {
     );
     expect(refused.status).toBe(400);
     const refusal = await refused.text();
-    expect(refusal).toContain('refused: the run would read missing or failed partitions it does not materialize');
+    expect(refusal).toContain(
+      'refused: the run would read missing or failed partitions it does not materialize',
+    );
     expect(refusal).toContain('materialize: source —'); // the root: daily[2025-05] reads it
     expect(refusal).toContain('add missing upstream');
     expect(await runCount()).toBe(before);

@@ -10,11 +10,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOY_TABLES_SQL } from '../fixtures/toy-assets.ts';
 import { type CliResult, REPO_ROOT, runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { ANSWER_TABLES, expectAnswers, expectedAnswers, expectTable } from '../support/fixture-answers.ts';
 import { copyLanding } from '../support/landing-copy.ts';
 import { serverUrl, withDatabase } from '../support/urls.ts';
 
@@ -208,67 +208,6 @@ function cellOf(cells: Map<string, Cell>, id: string): Cell {
 
 /** The cells of every non-market asset over MONTHS (unpartitioned ones once). */
 const ALL_CELLS = [...UNPARTITIONED, ...nodesOf(PARTITIONED, MONTHS)];
-
-// ── the fixture's answers, compared as tests/integration/analytics-fixture.test.ts does ─────────
-
-type Row = Record<string, string | number | null>;
-type Expected = Record<string, Row[]>;
-
-const expectedAnswers = (name: string): Expected =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/small/${name}`, import.meta.url)), 'utf8'));
-
-const KEYS: Record<string, string[]> = {
-  industry_exposure: ['industry'],
-  segment_distribution: ['segment'],
-  segment_changes: ['customer_id', 'changed_month'],
-  top_customers: ['revenue_rank'],
-  consistently_active_top_customers: ['customer_id'],
-  customer_revenue_categories: ['customer_id'],
-  industry_exposure_extended: ['industry'],
-  descriptive_statistics: ['table_name', 'column_name'],
-  customers_revenue_by_period: ['customer_id'],
-};
-const ANSWER_TABLES = Object.keys(KEYS);
-
-async function actualRows(database: TestDatabase, table: string, period: string, like: Row): Promise<Row[]> {
-  const columns = Object.entries(like)
-    .map(([column, value]) =>
-      typeof value === 'string' ? `"${column}"::text as "${column}"` : `"${column}"`,
-    )
-    .join(', ');
-  const where = table === 'customers_revenue_by_period' ? '' : `where period = '${period}'`;
-  const rows = await database.sql.unsafe<Row[]>(`select ${columns} from ${table} ${where}`);
-  return rows.map((row) =>
-    Object.fromEntries(
-      Object.entries(row).map(([column, value]) => [
-        column,
-        typeof like[column] === 'number' && typeof value === 'string' ? Number(value) : value,
-      ]),
-    ),
-  );
-}
-
-async function expectTable(database: TestDatabase, table: string, period: string, wanted: Row[]) {
-  expect(wanted.length, `${table}: the fixture has rows`).toBeGreaterThan(0);
-  const actual = await actualRows(database, table, period, wanted[0] as Row);
-  const byKey = (row: Row) =>
-    (KEYS[table] ?? []).map((column) => String(row[column]).padStart(12, ' ')).join('|');
-  const order = (rows: Row[]) => [...rows].sort((a, b) => byKey(a).localeCompare(byKey(b)));
-  const got = order(actual);
-  const want = order(wanted);
-  expect(got.map(byKey), `${table}: keys`).toEqual(want.map(byKey));
-  want.forEach((row, i) => {
-    for (const [column, value] of Object.entries(row)) {
-      const actualValue = got[i]?.[column];
-      const where = `${table} ${byKey(row).trim()} ${column}`;
-      if (table === 'descriptive_statistics' && typeof value === 'number') {
-        expect(typeof actualValue, where).toBe('number');
-        const difference = Math.abs((actualValue as number) - value);
-        expect(difference, where).toBeLessThanOrEqual(1e-9 * Math.max(Math.abs(value), Number.MIN_VALUE));
-      } else expect(actualValue, where).toEqual(value);
-    }
-  });
-}
 
 /** md5 of every row of each analytics table (every period; last_updated aside). */
 async function answerFingerprints(database: TestDatabase): Promise<Record<string, string>> {
@@ -841,10 +780,7 @@ describe('a new month: the 2026-10 files arrive after everything up to 2026-09 w
     expect(sorted(nodes.keys())).toEqual(sorted(plan.ids));
     expect(new Set(nodes.values())).toEqual(new Set(['succeeded']));
     expect(notMaterialized(await stage.status([NOT_MARKET]))).toEqual({});
-    const answers = expectedAnswers('expected-2026-10.json');
-    expect(Object.keys(answers).sort()).toEqual([...ANSWER_TABLES].sort());
-    for (const table of ANSWER_TABLES)
-      await expectTable(stage.database, table, '2026-10-01', answers[table] ?? []);
+    await expectAnswers(stage.database, '2026-10-01', expectedAnswers('expected-2026-10.json'));
   });
 });
 

@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redactUrl } from '../../engine/errors.ts';
 import { type AssetJobData, assetJobId, QUEUES } from '../../queues/catalog.ts';
-import { TOY_TABLES_SQL } from '../fixtures/toy-assets.ts';
 import { type CliChild, REPO_ROOT, runCli, startCli } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import {
-  deleteRedisKeys,
   freePort,
   type OwnRedis,
   startRedisServer,
@@ -19,7 +15,8 @@ import {
   type TcpProxy,
   waitFor,
 } from '../support/processes.ts';
-import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
+import { useToySuite } from '../support/toy-suite.ts';
+import { redisUrl, serverUrl } from '../support/urls.ts';
 
 /**
  * Faults against real processes (issue 7 item 6): workers are `pipeline worker` subprocesses on
@@ -30,45 +27,14 @@ import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
 
 const TOY_ASSETS = join(REPO_ROOT, 'tests/fixtures/toy-assets.ts');
 const UUID = /run ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}): /;
-const filePrefix = `test-${randomUUID()}`;
-/** Every queue prefix a test used on the shared Redis, cleaned at the end. */
-const prefixes: string[] = [];
-
-let database: TestDatabase;
-let databaseUrl: string;
-/** Processes, servers and clients a test started; stopped after it whatever happened. */
-let cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  databaseUrl = withDatabase(serverUrl(), database.name);
-  await database.sql.unsafe(TOY_TABLES_SQL);
-});
-
-afterEach(async () => {
-  const pending = cleanups.reverse();
-  cleanups = [];
-  for (const cleanup of pending) await cleanup();
-});
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteRedisKeys(redisUrl(), prefix);
-  await database?.drop();
-});
-
-/** A queue prefix of the test's own on the shared Redis (each test sees only its own jobs). */
-function testPrefix(name: string): string {
-  const prefix = `${filePrefix}-${name}`;
-  prefixes.push(prefix);
-  return prefix;
-}
+const toy = useToySuite();
 
 type Target = { redisUrl: string; prefix: string; databaseUrl?: string };
 
 function startWorker(target: Target, flags: string[] = [], env: Record<string, string> = {}): CliChild {
   const worker = startCli(['worker', '--concurrency', '1', ...flags], {
     env: {
-      DATABASE_URL: target.databaseUrl ?? databaseUrl,
+      DATABASE_URL: target.databaseUrl ?? toy.databaseUrl,
       REDIS_URL: target.redisUrl,
       QUEUE_PREFIX: target.prefix,
       PIPELINE_ASSETS: TOY_ASSETS,
@@ -76,7 +42,7 @@ function startWorker(target: Target, flags: string[] = [], env: Record<string, s
       ...env,
     },
   });
-  cleanups.push(() => worker.stop(5_000));
+  toy.onCleanup(() => worker.stop(5_000));
   return worker;
 }
 
@@ -85,7 +51,7 @@ function assetQueue(target: Target): Queue<AssetJobData> {
   const connection = new Redis(target.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<AssetJobData>(QUEUES.assets, { connection, prefix: target.prefix });
   queue.on('error', () => {});
-  cleanups.push(async () => {
+  toy.onCleanup(async () => {
     await queue.close().catch(() => {});
     connection.disconnect();
   });
@@ -96,7 +62,7 @@ function assetQueue(target: Target): Queue<AssetJobData> {
 async function enqueueRun(target: Target, selection: string): Promise<string> {
   const result = await runCli(['materialize', selection, '--partition', '2026-10', '--no-wait'], {
     env: {
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: toy.databaseUrl,
       REDIS_URL: target.redisUrl,
       QUEUE_PREFIX: target.prefix,
       PIPELINE_ASSETS: TOY_ASSETS,
@@ -113,14 +79,14 @@ async function enqueueRun(target: Target, selection: string): Promise<string> {
 type NodeRow = { node: string; status: string; attempts: number; error: string | null };
 
 async function nodesOf(runId: string): Promise<NodeRow[]> {
-  return database.sql<NodeRow[]>`
+  return toy.database.sql<NodeRow[]>`
     select case when partition_key = '' then asset_key else asset_key || '[' || partition_key || ']' end as node,
       status, attempts, error
     from run_nodes where run_id = ${runId} order by position`;
 }
 
 async function runStatus(runId: string): Promise<string | undefined> {
-  const [row] = await database.sql<{ status: string }[]>`select status from runs where id = ${runId}`;
+  const [row] = await toy.database.sql<{ status: string }[]>`select status from runs where id = ${runId}`;
   return row?.status;
 }
 
@@ -156,9 +122,9 @@ async function waitUntilInsideAsset(runId: string, node: string): Promise<void> 
     async () => {
       const nodes = await nodesOf(runId);
       if (nodes.find((row) => row.node === node)?.status !== 'running') return false;
-      const [row] = await database.sql<{ n: number }[]>`
+      const [row] = await toy.database.sql<{ n: number }[]>`
         select count(*)::int as n from pg_stat_activity
-        where datname = ${database.name} and state = 'idle in transaction' and query like '%toy_events%'`;
+        where datname = ${toy.database.name} and state = 'idle in transaction' and query like '%toy_events%'`;
       return (row?.n ?? 0) > 0;
     },
     { timeoutMs: 60_000, intervalMs: 50 },
@@ -167,7 +133,7 @@ async function waitUntilInsideAsset(runId: string, node: string): Promise<void> 
 
 /** toy_events of a run per node: how many 'start' and 'end' rows committed. */
 async function eventsOf(runId: string): Promise<Record<string, { start: number; end: number }>> {
-  const rows = await database.sql<{ node: string; event: 'start' | 'end'; n: number }[]>`
+  const rows = await toy.database.sql<{ node: string; event: 'start' | 'end'; n: number }[]>`
     select case when partition = '' then asset else asset || '[' || partition || ']' end as node,
       event, count(*)::int as n
     from toy_events where run_id = ${runId} group by 1, 2`;
@@ -180,20 +146,20 @@ async function eventsOf(runId: string): Promise<Record<string, { start: number; 
 }
 
 async function toyValues(): Promise<Record<string, number>> {
-  const rows = await database.sql<{ node: string; value: string }[]>`
+  const rows = await toy.database.sql<{ node: string; value: string }[]>`
     select case when partition = '' then asset else asset || '[' || partition || ']' end as node, value
     from toy_values`;
   return Object.fromEntries(rows.map((row) => [row.node, Number(row.value)]));
 }
 
 async function clearToyTables(): Promise<void> {
-  await database.sql`truncate toy_values, toy_events`;
+  await toy.database.sql`truncate toy_values, toy_events`;
 }
 
 describe('worker faults', () => {
   it('a worker SIGKILLed in the middle of a long asset: another worker takes the job up again and the run succeeds once', async () => {
     await clearToyTables();
-    const target = { redisUrl: redisUrl(), prefix: testPrefix('kill') };
+    const target = { redisUrl: redisUrl(), prefix: toy.prefix('kill') };
     const stall = ['--lock-duration', '2000', '--stalled-interval', '1000'];
     const slow = { TOY_SLEEP_MS: '3000' };
     const queue = assetQueue(target);
@@ -225,7 +191,7 @@ describe('worker faults', () => {
       'daily[2026-10]': { start: 1, end: 1 },
     });
     expect(await toyValues()).toEqual({ source: 1, 'daily[2026-10]': 2 });
-    const [materialized] = await database.sql<{ n: number }[]>`
+    const [materialized] = await toy.database.sql<{ n: number }[]>`
       select count(*)::int as n from materializations where run_id = ${runId}`;
     expect(materialized?.n).toBe(2);
   }, 150_000);
@@ -233,11 +199,11 @@ describe('worker faults', () => {
   it('Redis stopped and restarted during a run: the worker reconnects and the run finishes', async () => {
     await clearToyTables();
     const dir = mkdtempSync(join(tmpdir(), 'pipeline-redis-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    toy.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
     const port = await freePort();
     let redis: OwnRedis = await startRedisServer(port, dir);
-    cleanups.push(() => redis.stop());
-    const target = { redisUrl: redis.url, prefix: testPrefix('redis') };
+    toy.onCleanup(() => redis.stop());
+    const target = { redisUrl: redis.url, prefix: toy.prefix('redis') };
     const worker = startWorker(target, ['--concurrency', '2'], { TOY_SLEEP_MS: '1000' });
     await worker.waitForStdout(/worker ready/);
     const runId = await enqueueRun(target, '*');
@@ -274,7 +240,7 @@ describe('worker faults', () => {
     beforeAll(async () => {
       const server = new URL(serverUrl());
       proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
-      const url = new URL(databaseUrl);
+      const url = new URL(toy.databaseUrl);
       url.host = `127.0.0.1:${proxy.port}`;
       proxiedUrl = url.toString();
     });
@@ -285,7 +251,7 @@ describe('worker faults', () => {
 
     it('down when the job arrives: both attempts fail naming PostgreSQL, the worker stays up, and retrying the job once it is back completes the run', async () => {
       await clearToyTables();
-      const target = { redisUrl: redisUrl(), prefix: testPrefix('pg-down'), databaseUrl: proxiedUrl };
+      const target = { redisUrl: redisUrl(), prefix: toy.prefix('pg-down'), databaseUrl: proxiedUrl };
       const queue = assetQueue(target);
       const worker = startWorker(target);
       await worker.waitForStdout(/worker ready/);
@@ -331,7 +297,7 @@ describe('worker faults', () => {
       // Two workers, short locks: if the one holding the job dies (see the next test), the other
       // takes the job over by stall detection.
       await clearToyTables();
-      const target = { redisUrl: redisUrl(), prefix: testPrefix('pg-cut'), databaseUrl: proxiedUrl };
+      const target = { redisUrl: redisUrl(), prefix: toy.prefix('pg-cut'), databaseUrl: proxiedUrl };
       const queue = assetQueue(target);
       const stall = ['--lock-duration', '2000', '--stalled-interval', '1000'];
       const slow = { TOY_SLEEP_MS: '1500' };
@@ -362,7 +328,7 @@ describe('worker faults', () => {
     // process (porsager/postgres#1154, #1208). patches/ carries the guard (applied by npm ci).
     it('a worker itself survives losing its connection in the middle of a transaction', async () => {
       await clearToyTables();
-      const target = { redisUrl: redisUrl(), prefix: testPrefix('pg-crash'), databaseUrl: proxiedUrl };
+      const target = { redisUrl: redisUrl(), prefix: toy.prefix('pg-crash'), databaseUrl: proxiedUrl };
       const queue = assetQueue(target);
       const worker = startWorker(target, [], { TOY_SLEEP_MS: '1500' });
       await worker.waitForStdout(/worker ready/);
@@ -383,7 +349,7 @@ describe('worker faults', () => {
 
   it('SIGTERM: the worker finishes its job in flight, takes no other and exits 0; no job is left active', async () => {
     await clearToyTables();
-    const target = { redisUrl: redisUrl(), prefix: testPrefix('term') };
+    const target = { redisUrl: redisUrl(), prefix: toy.prefix('term') };
     const queue = assetQueue(target);
     const worker = startWorker(target, [], { TOY_SLEEP_MS: '2000' });
     await worker.waitForStdout(/worker ready/);

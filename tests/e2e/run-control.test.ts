@@ -1,17 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AssetJobData, assetJobId, QUEUES } from '../../queues/catalog.ts';
-import { TOY_TABLES_SQL } from '../fixtures/toy-assets.ts';
 import { type CliChild, type CliResult, REPO_ROOT, runCli, startCli } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { deleteRedisKeys, freePort, startRedisServer, waitFor } from '../support/processes.ts';
-import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
+import { freePort, startRedisServer, waitFor } from '../support/processes.ts';
+import { useToySuite } from '../support/toy-suite.ts';
+import { redisUrl } from '../support/urls.ts';
 
 /**
  * Run control under the one node protocol, end to end: the real `pipeline` CLI and `pipeline
@@ -45,53 +43,28 @@ const VALUES_OF_ONE_MONTH = {
   summary: 8,
 };
 const ENDED = ['succeeded', 'failed', 'canceled'];
-const filePrefix = `test-${randomUUID()}`;
+const toy = useToySuite();
 const scratch = mkdtempSync(join(tmpdir(), 'pipeline-run-control-'));
-
-let database: TestDatabase;
-let databaseUrl: string;
 /** The prefix of commands given no queue of a test's own (a few open the queues all the same). */
-const NO_QUEUES = `${filePrefix}-unused`;
-/** Every queue prefix a test used on the shared Redis, cleaned at the end. */
-const prefixes: string[] = [NO_QUEUES];
-/** Processes, servers and clients a test started; stopped after it whatever happened. */
-let cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  database = await createTestDatabase();
-  databaseUrl = withDatabase(serverUrl(), database.name);
-  await database.sql.unsafe(TOY_TABLES_SQL);
-});
+const NO_QUEUES = toy.prefix('unused');
 
 // toy_values has no run: every test starts from empty toy tables, so what is there is its own.
 beforeEach(async () => {
-  await database.sql`truncate toy_values, toy_events`;
+  await toy.database.sql`truncate toy_values, toy_events`;
 });
 
-afterEach(async () => {
-  const pending = cleanups.reverse();
-  cleanups = [];
-  for (const cleanup of pending) await cleanup();
-});
-
-afterAll(async () => {
-  for (const prefix of prefixes) await deleteRedisKeys(redisUrl(), prefix);
-  await database?.drop();
-  rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 type Target = { redisUrl: string; prefix: string };
 
 /** A queue prefix of the test's own on the shared Redis (each test sees only its own jobs). */
 function sharedRedis(name: string): Target {
-  const prefix = `${filePrefix}-${name}`;
-  prefixes.push(prefix);
-  return { redisUrl: redisUrl(), prefix };
+  return { redisUrl: redisUrl(), prefix: toy.prefix(name) };
 }
 
 function cliEnv(target?: Target, extra: Record<string, string> = {}): Record<string, string | undefined> {
   return {
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: toy.databaseUrl,
     PIPELINE_ASSETS: TOY_ASSETS,
     REDIS_URL: target?.redisUrl ?? redisUrl(),
     QUEUE_PREFIX: target?.prefix ?? NO_QUEUES,
@@ -115,7 +88,7 @@ function startPipeline(
   env: Record<string, string> = {},
 ): CliChild {
   const child = startCli(args, { env: cliEnv(target, env) });
-  cleanups.push(() => child.stop(5_000));
+  toy.onCleanup(() => child.stop(5_000));
   return child;
 }
 
@@ -138,7 +111,7 @@ function assetQueue(target: Target): Queue<AssetJobData> {
   const connection = new Redis(target.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<AssetJobData>(QUEUES.assets, { connection, prefix: target.prefix });
   queue.on('error', () => {});
-  cleanups.push(async () => {
+  toy.onCleanup(async () => {
     await queue.close().catch(() => {});
     connection.disconnect();
   });
@@ -191,7 +164,7 @@ function statusesOf(detail: RunJson): Record<string, string> {
 type NodeRow = { node: string; status: string; attempts: number; error: string | null };
 
 async function nodesOf(runId: string): Promise<NodeRow[]> {
-  return database.sql<NodeRow[]>`
+  return toy.database.sql<NodeRow[]>`
     select case when partition_key = '' then asset_key else asset_key || '[' || partition_key || ']' end as node,
       status, attempts, error
     from run_nodes where run_id = ${runId} order by position`;
@@ -204,19 +177,21 @@ async function nodeStatuses(runId: string): Promise<Record<string, string>> {
 type RunRow = { status: string; error: string | null; lease_valid: boolean | null; lease_until: Date | null };
 
 async function runRow(runId: string): Promise<RunRow | undefined> {
-  const [row] = await database.sql<RunRow[]>`
+  const [row] = await toy.database.sql<RunRow[]>`
     select status, error, lease_until, lease_until > now() as lease_valid from runs where id = ${runId}`;
   return row;
 }
 
 async function runCount(): Promise<number> {
-  const [row] = await database.sql<{ n: number }[]>`select count(*)::int as n from runs`;
+  const [row] = await toy.database.sql<{ n: number }[]>`select count(*)::int as n from runs`;
   return row?.n ?? 0;
 }
 
 /** Every attempt recorded for the run's nodes, in order: "node#attempt status: error". */
 async function attemptsOf(runId: string): Promise<Record<string, string[]>> {
-  const rows = await database.sql<{ node: string; attempt: number; status: string; error: string | null }[]>`
+  const rows = await toy.database.sql<
+    { node: string; attempt: number; status: string; error: string | null }[]
+  >`
     select case when partition_key = '' then asset_key else asset_key || '[' || partition_key || ']' end as node,
       attempt, status, error
     from node_attempts where run_id = ${runId} order by node, attempt`;
@@ -230,7 +205,7 @@ async function attemptsOf(runId: string): Promise<Record<string, string[]>> {
 
 /** toy_events of a run per node: how many 'start' and 'end' rows committed. */
 async function eventsOf(runId: string): Promise<Record<string, { start: number; end: number }>> {
-  const rows = await database.sql<{ node: string; event: 'start' | 'end'; n: number }[]>`
+  const rows = await toy.database.sql<{ node: string; event: 'start' | 'end'; n: number }[]>`
     select case when partition = '' then asset else asset || '[' || partition || ']' end as node,
       event, count(*)::int as n
     from toy_events where run_id = ${runId} group by 1, 2`;
@@ -247,7 +222,7 @@ const once = (nodes: readonly string[]) =>
   Object.fromEntries(nodes.map((node) => [node, { start: 1, end: 1 }]));
 
 async function toyValues(): Promise<Record<string, number>> {
-  const rows = await database.sql<{ node: string; value: string }[]>`
+  const rows = await toy.database.sql<{ node: string; value: string }[]>`
     select case when partition = '' then asset else asset || '[' || partition || ']' end as node, value
     from toy_values`;
   return Object.fromEntries(rows.map((row) => [row.node, Number(row.value)]));
@@ -264,9 +239,9 @@ async function waitUntilInsideAssets(runId: string, count: number, extra?: (node
       const nodes = await nodesOf(runId);
       if (nodes.filter((node) => node.status === 'running').length !== count) return false;
       if (extra && !extra(nodes)) return false;
-      const [row] = await database.sql<{ n: number }[]>`
+      const [row] = await toy.database.sql<{ n: number }[]>`
         select count(*)::int as n from pg_stat_activity
-        where datname = ${database.name} and state = 'idle in transaction' and query like '%toy_events%'`;
+        where datname = ${toy.database.name} and state = 'idle in transaction' and query like '%toy_events%'`;
       return row?.n === count ? nodes : false;
     },
     { timeoutMs: 60_000, intervalMs: 25, detail: async () => JSON.stringify(await nodesOf(runId)) },
@@ -302,7 +277,7 @@ function watchWrittenButNotSucceeded(runId: string) {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const rows = await database.sql<{ node: string; status: string; seen: string }[]>`
+      const rows = await toy.database.sql<{ node: string; status: string; seen: string }[]>`
         select case when n.partition_key = '' then n.asset_key else n.asset_key || '[' || n.partition_key || ']' end as node,
           n.status, 'toy_values' as seen
         from toy_values v join run_nodes n
@@ -324,7 +299,7 @@ function watchWrittenButNotSucceeded(runId: string) {
     await loop;
     return { samples, violations: [...violations] };
   };
-  cleanups.push(() => stop().then(() => undefined));
+  toy.onCleanup(() => stop().then(() => undefined));
   return { stop };
 }
 
@@ -350,7 +325,7 @@ describe('a node that fails for good, then `pipeline retry` once its cause is fi
   async function failThenRetry(executor: 'in-process' | 'workers') {
     const cause = join(scratch, `${executor}-left-is-broken`);
     writeFileSync(cause, `remove me to fix ${FAILING}\n`);
-    cleanups.push(() => rmSync(cause, { force: true }));
+    toy.onCleanup(() => rmSync(cause, { force: true }));
     const failure = { TOY_FAIL: FAILING, TOY_FAIL_WHILE: cause };
     const inProcess = executor === 'in-process';
     const target = inProcess ? undefined : sharedRedis('fail-retry');
@@ -449,7 +424,7 @@ describe('a node that fails for good, then `pipeline retry` once its cause is fi
   it('on workers: the same; `retry` (on the workers) completes the same run, each node written once', async () => {
     const runId = await failThenRetry('workers');
     // The failed job was retried (not a second job): its node is done, and so is the job.
-    const queue = assetQueue({ redisUrl: redisUrl(), prefix: `${filePrefix}-fail-retry` });
+    const queue = assetQueue({ redisUrl: redisUrl(), prefix: toy.prefix('fail-retry') });
     const job = await queue.getJob(assetJobId({ runId, assetKey: 'left', partitionKey: MONTH }));
     expect(await job?.getState()).toBe('completed');
   }, 120_000);
@@ -495,7 +470,7 @@ describe('`pipeline retry` refuses what it cannot re-execute', () => {
 describe('pipeline cancel', () => {
   it('in-process: the running node is aborted and rolled back, pending ones canceled, the CLI exits non-zero; retry completes the run', async () => {
     const materialize = startPipeline(['materialize', '*', '--partition', MONTH, '--in-process'], undefined, {
-      TOY_SLEEP_MS: '4000',
+      TOY_SLEEP_MS: '15000',
       PIPELINE_EXECUTOR_LEASE_SECONDS: '3',
     });
     const runId = (await materialize.waitForStdout(HEADER))[1] as string;
@@ -552,7 +527,7 @@ describe('pipeline cancel', () => {
   it('on workers: the worker aborts the running node (rolled back), pending ones canceled; the worker stays up and runs a later run', async () => {
     const target = sharedRedis('cancel');
     const queue = assetQueue(target);
-    const worker = await startWorker(target, [], { TOY_SLEEP_MS: '4000' });
+    const worker = await startWorker(target, [], { TOY_SLEEP_MS: '15000' });
     const runId = await enqueueRun(target, 'source daily');
     await waitUntilInsideAssets(runId, 1, (nodes) => nodes[0]?.node === 'source');
 
@@ -795,7 +770,7 @@ describe('a worker killed in the middle of a node', () => {
       '#1 failed: abandoned: its executor stopped before the attempt ended (its transaction was rolled back)',
       '#2 succeeded',
     ]);
-    const [materialized] = await database.sql<{ n: number }[]>`
+    const [materialized] = await toy.database.sql<{ n: number }[]>`
       select count(*)::int as n from materializations where run_id = ${runId} and asset_key = 'source'`;
     expect(materialized?.n).toBe(1);
   }, 120_000);
@@ -843,11 +818,11 @@ describe('a worker killed in the middle of a node', () => {
   it('after its commit, before BullMQ heard of it (its Redis paused): the redelivered job finds the node done and the run goes on, once', async () => {
     // A redis-server of the test's own: pausing the shared one would stall every other test.
     const dir = mkdtempSync(join(tmpdir(), 'pipeline-redis-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    toy.onCleanup(() => rmSync(dir, { recursive: true, force: true }));
     const redis = await startRedisServer(await freePort(), dir);
-    cleanups.push(() => redis.stop());
+    toy.onCleanup(() => redis.stop());
     const control = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    cleanups.push(() => control.disconnect());
+    toy.onCleanup(() => control.disconnect());
     const target = { redisUrl: redis.url, prefix: 'pause' };
 
     const first = await startWorker(target, stall, { TOY_SLEEP_MS: '2000' });

@@ -470,7 +470,7 @@ describe('`pipeline retry` refuses what it cannot re-execute', () => {
 describe('pipeline cancel', () => {
   it('in-process: the running node is aborted and rolled back, pending ones canceled, the CLI exits non-zero; retry completes the run', async () => {
     const materialize = startPipeline(['materialize', '*', '--partition', MONTH, '--in-process'], undefined, {
-      TOY_SLEEP_MS: '15000',
+      TOY_SLEEP_MS: '4000',
       PIPELINE_EXECUTOR_LEASE_SECONDS: '3',
     });
     const runId = (await materialize.waitForStdout(HEADER))[1] as string;
@@ -527,7 +527,7 @@ describe('pipeline cancel', () => {
   it('on workers: the worker aborts the running node (rolled back), pending ones canceled; the worker stays up and runs a later run', async () => {
     const target = sharedRedis('cancel');
     const queue = assetQueue(target);
-    const worker = await startWorker(target, [], { TOY_SLEEP_MS: '15000' });
+    const worker = await startWorker(target, [], { TOY_SLEEP_MS: '4000' });
     const runId = await enqueueRun(target, 'source daily');
     await waitUntilInsideAssets(runId, 1, (nodes) => nodes[0]?.node === 'source');
 

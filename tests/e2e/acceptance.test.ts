@@ -64,6 +64,8 @@ let expected: ReferenceAnswers;
 let tickRunId: string;
 let tickStartedAt: Date;
 let preload: CliResult;
+/** Per month, right after the preload: traffic's rows and revenue, and what the rollup holds of it. */
+let preloaded: { month: string; rows: number; revenue: string; rollup: string | null }[];
 
 const env = {
   DATABASE_URL: databaseUrl,
@@ -120,6 +122,12 @@ beforeAll(async () => {
     ],
     120_000,
   );
+
+  preloaded = await sql<typeof preloaded>`
+    select to_char(t.send_date, 'YYYY-MM') as month, count(*)::int as rows, sum(t.revenue_eur)::text as revenue,
+      (select sum(r.revenue_eur)::text from customer_month_revenue r
+        where r.month = date_trunc('month', min(t.send_date))::date) as rollup
+    from traffic t group by 1 order by 1`;
 
   redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
   scheduleQueue = new Queue(SCHEDULE_QUEUE, { connection: redis, prefix });
@@ -184,6 +192,15 @@ const byColumn = (column: string) => (a: TextRow, b: TextRow) => byteOrder(a[col
 describe(`the scheduled tick of ${FIRED_AT} on two workers`, () => {
   it('loaded the 13 months before it through the workers', () => {
     expect(preload.stdout).toMatch(/^run \S+ succeeded: \d+ succeeded, 0 failed in /m);
+  });
+
+  it('left every month of the 13 loaded, each with its rollup equal to its traffic', () => {
+    const months = [...zone.traffic.keys()].filter((month) => month < PARTITION);
+    expect(preloaded.map((row) => row.month)).toEqual(months);
+    for (const row of preloaded) {
+      expect(row.rows, row.month).toBeGreaterThan(0);
+      expect(row.rollup, row.month).toBe(row.revenue);
+    }
   });
 
   it(`ran every asset outside group market for ${PARTITION}, triggered by the schedule, and succeeded`, async () => {

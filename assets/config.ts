@@ -1,9 +1,17 @@
+/** The longest CSV record a landing file may have by default (PIPELINE_MAX_RECORD_BYTES): 1 MiB. */
+export const DEFAULT_MAX_RECORD_BYTES = 1_048_576;
+
 /** What every asset of this pipeline receives as `ctx.config`, built by the CLI or worker from the environment and flags. */
 export type PipelineConfig = Readonly<{
   landingDir: string;
   exportDir: string;
   /** Bad input rows to quarantine in rejected_rows instead of failing the load (docs/contract.md §9). */
   allowBadRows: number;
+  /**
+   * A landing file with a longer CSV record is rejected while it streams, before the record could
+   * reach PostgreSQL whole (default DEFAULT_MAX_RECORD_BYTES).
+   */
+  maxRecordBytes?: number;
   /**
    * The market group's sources and export target (docs/contract.md §8); absent where nothing
    * configured them.

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_MAX_RECORD_BYTES } from '../assets/config.ts';
 import { ConfigError } from '../engine/errors.ts';
+import { DEFAULT_MAX_PARTITIONS } from '../engine/plan.ts';
 
 /** The defaults of docs/contract.md §10; every process reads the environment once, here, and passes plain values on. */
 export const DEFAULT_DATABASE_URL = 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
@@ -28,6 +30,16 @@ const optionalText = z
   .optional()
   .transform((value) => (value === undefined || value === '' ? undefined : value));
 
+/** A user name or password in a URL that is not meant to carry one (fetch refuses it, quoting the URL). */
+const withoutUserInfo = (value: string) => {
+  try {
+    const parsed = new URL(value);
+    return !parsed.username && !parsed.password;
+  } catch {
+    return true; // not a URL: url() says so
+  }
+};
+
 const yearMonthDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
 const environmentSchema = z.object({
@@ -38,8 +50,17 @@ const environmentSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('pipeline'),
   PIPELINE_EXECUTOR_LEASE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(30),
+  PIPELINE_MAX_PARTITIONS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_PARTITIONS),
   ALPHA_VANTAGE_API_KEY: optionalText,
-  ALPHA_VANTAGE_URL: url(['http:', 'https:']).default('https://www.alphavantage.co/query'),
+  PIPELINE_MAX_RECORD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_073_741_824)
+    .default(DEFAULT_MAX_RECORD_BYTES),
+  ALPHA_VANTAGE_URL: url(['http:', 'https:'])
+    .refine(withoutUserInfo, 'must not carry a user name or password: the key goes in ALPHA_VANTAGE_API_KEY')
+    .default('https://www.alphavantage.co/query'),
   STOCK_SYMBOLS: z
     .string()
     .default('TWLO,BAND,EGHT')
@@ -57,6 +78,20 @@ const environmentSchema = z.object({
   DASHBOARD_USER: optionalText,
   DASHBOARD_PASSWORD: optionalText,
   DASHBOARD_READ_ONLY: flag,
+  DASHBOARD_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((host) => host.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().regex(/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/, 'must be host names, e.g. dash.example.com'),
+      ),
+    ),
 });
 
 export type Config = Readonly<{
@@ -68,12 +103,18 @@ export type Config = Readonly<{
   queuePrefix: string;
   /** How long an in-process run stays its CLI's without a heartbeat before it counts as lost. */
   executorLeaseSeconds: number;
+  /** The most months one run may cover. */
+  maxPartitions: number;
+  /** The longest CSV record a landing file may have (a longer one rejects the file). */
+  maxRecordBytes: number;
   alphaVantage: { apiKey: string | undefined; url: string; symbols: string[]; start: string };
   azure: { connectionString: string; container: string } | undefined;
   dashboard: {
     port: number;
     auth: { user: string; password: string } | undefined;
     readOnly: boolean;
+    /** Host names the dashboard answers to besides loopback's ([] on all interfaces: any). */
+    allowedHosts: string[];
   };
 }>;
 
@@ -101,6 +142,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     executorLeaseSeconds: e.PIPELINE_EXECUTOR_LEASE_SECONDS,
+    maxPartitions: e.PIPELINE_MAX_PARTITIONS,
+    maxRecordBytes: e.PIPELINE_MAX_RECORD_BYTES,
     alphaVantage: {
       apiKey: e.ALPHA_VANTAGE_API_KEY,
       url: e.ALPHA_VANTAGE_URL,
@@ -118,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { user: e.DASHBOARD_USER, password: e.DASHBOARD_PASSWORD }
           : undefined,
       readOnly: e.DASHBOARD_READ_ONLY,
+      allowedHosts: e.DASHBOARD_ALLOWED_HOSTS,
     },
   });
 }

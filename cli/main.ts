@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
+import { printable } from '../engine/format.ts';
 import { registerAssets } from './commands/assets.ts';
 import { registerCancel } from './commands/cancel.ts';
 import { registerDashboard } from './commands/dashboard.ts';
@@ -46,17 +47,20 @@ try {
   process.exitCode = reportError(error);
 }
 
-/** Known failures are one line on stderr and a meaningful exit code; anything else is a bug with its stack. */
+/**
+ * Known failures are one line on stderr and a meaningful exit code; anything else is a bug with
+ * its stack. Either may quote data (a selection, a file's value): printed without control characters.
+ */
 function reportError(error: unknown): number {
   if (error instanceof CommanderError) {
     // Commander already printed the message (or the help/version, which exit 0).
     return error.exitCode === 0 ? 0 : 2;
   }
   if (error instanceof PipelineError) {
-    process.stderr.write(`pipeline: ${withServiceHint(error)}\n`);
+    process.stderr.write(`pipeline: ${printable(withServiceHint(error))}\n`);
     return error.exitCode;
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  process.stderr.write(`pipeline: unexpected error: ${detail}\n`);
+  process.stderr.write(`pipeline: unexpected error: ${printable(detail)}\n`);
   return 1;
 }

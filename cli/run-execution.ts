@@ -3,7 +3,7 @@ import { Interrupted } from '../engine/errors.ts';
 import type { Executor } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import type { RunStatus, RunStore } from '../engine/run-store.ts';
-import { assetConfig } from './asset-config.ts';
+import { assetConfig, assetSecrets } from './asset-config.ts';
 import type { Config } from './config.ts';
 import { followRun } from './follow-run.ts';
 import { nodePrinter, printEvent, printRunEnd, summaryOf } from './run-output.ts';
@@ -34,6 +34,7 @@ export async function executeHere(options: Execution & { concurrency: number }):
         store: runs.store,
         graph,
         configFor: (run) => assetConfig(config, run),
+        secrets: assetSecrets(config),
         logger,
         concurrency: options.concurrency,
         leaseSeconds: config.executorLeaseSeconds,

@@ -4,8 +4,12 @@ import type { RunEvent } from '../engine/in-process-executor.ts';
 import { idOf, type NodeRef } from '../engine/node.ts';
 import type { CheckResultRow, RunNodeRow } from '../engine/run-history.ts';
 import type { CheckRecord } from '../engine/run-store.ts';
+import { say } from './print.ts';
 
-/** The CLI's human view of a run, the same whichever executor runs it. */
+/**
+ * The CLI's human view of a run, the same whichever executor runs it. Every line goes through
+ * `say`: names, values and messages come from data.
+ */
 
 /** The answers of the run's last partition, when the run computed them. */
 export async function summaryOf(nodes: readonly NodeRef[], database: Database): Promise<string[]> {
@@ -27,20 +31,20 @@ export function printEvent(event: RunEvent): void {
   const id = idOf(event.node);
   switch (event.type) {
     case 'succeeded':
-      console.log(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
+      say(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
       printFailedChecks(event.checks);
       break;
     case 'retrying':
-      console.log(
+      say(
         `  ↻ ${id}  attempt ${event.attempt} failed, retrying in ${formatDuration(event.delayMs)}: ${event.reason}`,
       );
       break;
     case 'failed':
-      console.log(`  ✗ ${id}  ${formatDuration(event.durationMs)}  ${event.reason}`);
+      say(`  ✗ ${id}  ${formatDuration(event.durationMs)}  ${event.reason}`);
       printFailedChecks(event.checks);
       break;
     case 'canceled':
-      console.log(`  ⊘ ${id}  ${event.reason}`);
+      say(`  ⊘ ${id}  ${event.reason}`);
       break;
   }
 }
@@ -78,16 +82,14 @@ export function nodePrinter(): (nodes: RunNodeRow[], checks: CheckResultRow[]) =
         printEvent({ type: 'failed', node, durationMs, reason: node.error ?? 'failed', checks: asRecords });
       } else if (node.status === 'canceled') {
         printEvent({ type: 'canceled', node, reason: node.error ?? 'canceled' });
-      } else if (state.startsWith('retry:')) console.log(`  ↻ ${id}  ${node.error}`);
+      } else if (state.startsWith('retry:')) say(`  ↻ ${id}  ${node.error}`);
     }
   };
 }
 
 function printFailedChecks(checks: readonly CheckRecord[]): void {
   for (const check of checks.filter((c) => !c.passed)) {
-    console.log(
-      `      ! check ${check.name} (${check.severity}) failed${check.message ? `: ${check.message}` : ''}`,
-    );
+    say(`      ! check ${check.name} (${check.severity}) failed${check.message ? `: ${check.message}` : ''}`);
   }
 }
 
@@ -104,7 +106,7 @@ export function printRunEnd(
   if (status === 'failed') {
     printNotStarted(waiting, nodes);
     if (count('failed') > 0) {
-      console.log(
+      say(
         `  re-execute the failed nodes once their cause is fixed: \`npx pipeline retry ${runId.slice(0, 8)}\``,
       );
     }
@@ -112,8 +114,8 @@ export function printRunEnd(
   const parts = [`${count('succeeded')} succeeded`, `${count('failed')} failed`];
   if (count('canceled') > 0) parts.push(`${count('canceled')} canceled`);
   if (waiting.length > 0) parts.push(`${waiting.length} not started`);
-  console.log(`run ${runId} ${status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
-  for (const line of summary) console.log(line);
+  say(`run ${runId} ${status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
+  for (const line of summary) say(line);
 }
 
 const NOT_STARTED_SHOWN = 20;
@@ -125,10 +127,10 @@ function printNotStarted(waiting: readonly RunNodeRow[], nodes: readonly RunNode
     const causes = failedUpstream(node, byId);
     const reason =
       causes.length > 0 ? `upstream ${causes.join(', ')} failed` : 'its upstream did not succeed';
-    console.log(`  – ${idOf(node)}  not started: ${reason}`);
+    say(`  – ${idOf(node)}  not started: ${reason}`);
   }
   if (waiting.length > NOT_STARTED_SHOWN)
-    console.log(`  – … and ${waiting.length - NOT_STARTED_SHOWN} more not started`);
+    say(`  – … and ${waiting.length - NOT_STARTED_SHOWN} more not started`);
 }
 
 /** The failed or canceled nodes this one waits for, directly or through other waiting nodes. */

@@ -5,6 +5,7 @@ import type { AssetGraph } from '../engine/graph.ts';
 import { planFromState, RunRefused, type StatePlan, type StateSelection } from '../engine/state-plan.ts';
 import { assetConfig } from './asset-config.ts';
 import type { Config } from './config.ts';
+import { say } from './print.ts';
 import { withRuns } from './services.ts';
 
 /**
@@ -23,8 +24,15 @@ export async function planMaterialization(options: {
   const { graph, range } = options;
   try {
     return await withRuns(async ({ database }) => {
-      const grid = await assetState({ database, graph, config: assetConfig(options.config), range });
-      return planFromState(graph, grid, options);
+      const { maxPartitions } = options.config;
+      const grid = await assetState({
+        database,
+        graph,
+        config: assetConfig(options.config),
+        range,
+        maxPartitions,
+      });
+      return planFromState(graph, grid, { ...options, maxPartitions });
     });
   } catch (error) {
     if (error instanceof PartitionRequiredError) {
@@ -61,8 +69,8 @@ function shellQuote(arg: string): string {
 
 /** What the plan says before it runs: notes (what was left out), warnings (stale inputs read as they are). */
 export function printPlanNotes(planned: StatePlan): void {
-  for (const note of planned.notes) console.log(`  note: ${note}`);
-  for (const warning of planned.warnings) console.log(`  warning: ${warning}`);
+  for (const note of planned.notes) say(`  note: ${note}`);
+  for (const warning of planned.warnings) say(`  warning: ${warning}`);
 }
 
 /** --dry-run: every node and why it is in the plan. */
@@ -70,5 +78,5 @@ export function printDryRun(planned: StatePlan): void {
   console.log(
     `dry run: ${planned.plan.nodes.length} node${planned.plan.nodes.length === 1 ? '' : 's'} would run`,
   );
-  for (const node of planned.plan.nodes) console.log(`  ${node.id}  ${planned.why.get(node.id) ?? ''}`);
+  for (const node of planned.plan.nodes) say(`  ${node.id}  ${planned.why.get(node.id) ?? ''}`);
 }

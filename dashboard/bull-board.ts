@@ -29,5 +29,8 @@ export function bullBoardRouter(queues: PipelineQueues, options: { readOnly: boo
     serverAdapter,
     options: { uiConfig: { boardTitle: 'asset-pipeline queues' } },
   });
-  return serverAdapter.getRouter() as Router;
+  // Its router is an Express app of its own, which would announce itself on every response.
+  const app = serverAdapter.getRouter() as Router & { disable?: (setting: string) => unknown };
+  app.disable?.('x-powered-by');
+  return app;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { type Server, STATUS_CODES } from 'node:http';
 import cookieParser from 'cookie-parser';
 import { doubleCsrf } from 'csrf-csrf';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -10,7 +10,7 @@ import type { Database } from '../engine/database.ts';
 import { PartitionRequiredError, PipelineError } from '../engine/errors.ts';
 import { launchRun, reexecuteRun } from '../engine/executor.ts';
 import type { AssetGraph } from '../engine/graph.ts';
-import { partitionKeys } from '../engine/plan.ts';
+import { DEFAULT_MAX_PARTITIONS, partitionKeys } from '../engine/plan.ts';
 import { RunHistory } from '../engine/run-history.ts';
 import { RunStore } from '../engine/run-store.ts';
 import { selectAssets } from '../engine/selection.ts';
@@ -20,12 +20,21 @@ import type { PipelineQueues } from '../queues/queues.ts';
 import { bullBoardRouter } from './bull-board.ts';
 import { layoutGraph } from './graph-layout.ts';
 import { html } from './html.ts';
+import { field, HttpError, pageNumber } from './http-input.ts';
 import { page } from './layout.ts';
 import { assetPage } from './pages/asset.ts';
 import { graphSvg } from './pages/assets-graph.ts';
 import { materializeForm } from './pages/materialize-form.ts';
 import { runPage, runsPage } from './pages/runs.ts';
 import { partitionStrip, problemCounts, statusGrid } from './pages/status.ts';
+import {
+  type AuthLimit,
+  failedAuthLimiter,
+  hostGuard,
+  jsonBodyOnly,
+  LOOPBACK_HOSTS,
+  sameOriginGuard,
+} from './request-guards.ts';
 
 export type DashboardOptions = {
   graph: AssetGraph<PipelineConfig>;
@@ -36,9 +45,17 @@ export type DashboardOptions = {
   queues?: PipelineQueues;
   auth?: { user: string; password: string };
   readOnly: boolean;
+  /** The host names it answers to (any port); 'any' takes every Host. Default: loopback's names. */
+  allowedHosts?: readonly string[] | 'any';
+  /** The most months a run or the status grid may cover. */
+  maxPartitions?: number;
+  /** Failed basic-auth attempts a client may make per window. */
+  authLimit?: AuthLimit;
 };
 
 const RUNS_PER_PAGE = 50;
+/** The last page number a runs page accepts (larger is a 400, not a query with a huge offset). */
+const MAX_PAGE = 1_000_000;
 /** How long the pages share one computation of the asset state. */
 const STATE_TTL_MS = 2_000;
 /** Pages look for runs whose executor went silent at most this often. */
@@ -67,10 +84,15 @@ export function createDashboard(options: DashboardOptions): express.Express {
     return cached.grid;
   };
   const partitioned = (key: string) => Boolean(graph.get(key).partitions);
+  const maxPartitions = options.maxPartitions ?? DEFAULT_MAX_PARTITIONS;
   const app = express();
   app.disable('x-powered-by');
+  // Before anything else, Bull Board included: a foreign Host, then (below) cross-site writes.
+  const hosts = options.allowedHosts ?? LOOPBACK_HOSTS;
+  app.use(hostGuard(hosts === 'any' ? undefined : hosts));
   // Every route, Bull Board and its API included, is behind basic auth when it is configured.
   if (options.auth) {
+    app.use(failedAuthLimiter(options.authLimit));
     app.use(
       basicAuth({
         users: { [options.auth.user]: options.auth.password },
@@ -88,6 +110,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
     cookieOptions: { sameSite: 'strict', secure: false, httpOnly: true, path: '/' },
     getCsrfTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
+  app.use(sameOriginGuard());
   app.use(cookieParser());
   // A run whose in-process executor died (a CLI killed mid-run) must not show as running: the
   // pages that show runs look for those first.
@@ -152,19 +175,20 @@ export function createDashboard(options: DashboardOptions): express.Express {
   });
 
   app.get('/status', async (req, res) => {
-    const from = typeof req.query.from === 'string' && req.query.from ? req.query.from : undefined;
-    const to = typeof req.query.to === 'string' && req.query.to ? req.query.to : undefined;
+    const query = req.query as Record<string, unknown>;
+    const from = field(query, 'from');
+    const to = field(query, 'to');
     let range: { from: string; to: string } | undefined;
     try {
       range = from && to ? { from, to } : undefined;
-      if (range) partitionKeys(range.from, range.to);
+      if (range) partitionKeys(range.from, range.to, maxPartitions);
     } catch (error) {
       if (!(error instanceof PipelineError)) throw error;
       res.status(400).send(page(view('Status'), html`<p class="error">${error.message}</p>`));
       return;
     }
     const grid = await state(range);
-    const months = range ? partitionKeys(range.from, range.to) : grid.months;
+    const months = range ? partitionKeys(range.from, range.to, maxPartitions) : grid.months;
     const what = grid.span
       ? html`the data's span: ${grid.span.first}…${grid.span.last}`
       : 'no landing files found';
@@ -178,13 +202,13 @@ export function createDashboard(options: DashboardOptions): express.Express {
   });
 
   app.get('/runs', async (req, res) => {
-    const pageNumber = Math.max(1, Number.parseInt(String(req.query.page ?? '1'), 10) || 1);
-    const runs = await history.listRuns(RUNS_PER_PAGE + 1, (pageNumber - 1) * RUNS_PER_PAGE);
+    const number = pageNumber(req.query as Record<string, unknown>, MAX_PAGE);
+    const runs = await history.listRuns(RUNS_PER_PAGE + 1, (number - 1) * RUNS_PER_PAGE);
     const busy = runs.some((run) => run.status === 'running' || run.status === 'queued');
     res.send(
       page(
         view('Runs', busy ? 3 : undefined),
-        runsPage(runs.slice(0, RUNS_PER_PAGE), pageNumber, runs.length > RUNS_PER_PAGE),
+        runsPage(runs.slice(0, RUNS_PER_PAGE), number, runs.length > RUNS_PER_PAGE),
       ),
     );
   });
@@ -255,25 +279,22 @@ export function createDashboard(options: DashboardOptions): express.Express {
         res.status(403).send(page(view('Not allowed'), html`<p>This dashboard cannot start runs.</p>`));
         return;
       }
-      const body = req.body as Record<string, string | undefined>;
-      const blank = (value: string | undefined) => (value?.trim() ? value.trim() : undefined);
-      const partition = blank(body.partition);
-      const range = partition
-        ? { from: partition, to: partition }
-        : blank(body.from) && blank(body.to)
-          ? { from: blank(body.from) as string, to: blank(body.to) as string }
-          : undefined;
-      const selection = blank(body.selection) ?? '';
-      const only = stateSelection(body.only);
-      const upstream = stateSelection(body.upstream);
+      const body = req.body as Record<string, unknown>;
+      const partition = field(body, 'partition');
+      const [from, to] = [field(body, 'from'), field(body, 'to')];
+      const range = partition ? { from: partition, to: partition } : from && to ? { from, to } : undefined;
+      const selection = field(body, 'selection') ?? '';
+      const only = stateSelection(field(body, 'only'));
+      const upstream = stateSelection(field(body, 'upstream'));
       try {
         // Planning reads the state now, never the pages' shared copy.
-        const grid = await assetState({ database, graph, config: options.config, range });
+        const grid = await assetState({ database, graph, config: options.config, range, maxPartitions });
         const { plan, warnings } = planFromState(graph, grid, {
           selected: selectAssets(graph, selection),
           range,
           only,
           upstream,
+          maxPartitions,
         });
         if (plan.nodes.length === 0) {
           res.send(
@@ -311,10 +332,14 @@ export function createDashboard(options: DashboardOptions): express.Express {
     },
   );
 
-  if (queues) app.use('/queues', bullBoardRouter(queues, { readOnly: options.readOnly }));
+  if (queues) app.use('/queues', jsonBodyOnly(), bullBoardRouter(queues, { readOnly: options.readOnly }));
 
   app.use((_req, res) => notFound(res, 'no such page', Boolean(queues)));
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (error instanceof HttpError) {
+      res.status(error.status).send(page(view('Bad request'), html`<p class="error">${error.message}</p>`));
+      return;
+    }
     const code = (error as { code?: string }).code;
     if (code === 'EBADCSRFTOKEN' || (error as { status?: number }).status === 403) {
       res
@@ -325,6 +350,13 @@ export function createDashboard(options: DashboardOptions): express.Express {
             html`<p>The form expired or did not come from this dashboard: reload and try again.</p>`,
           ),
         );
+      return;
+    }
+    // Express's own refusals (a body too large, a malformed path) keep their status and reason.
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const reason = STATUS_CODES[status] ?? 'Bad request';
+      res.status(status).send(page(view(reason), html`<p class="error">${status}: ${reason}</p>`));
       return;
     }
     // Never show internals (URLs, stacks) to the browser; the server log has them.

@@ -4,6 +4,7 @@ import type { AssetGraph } from './graph.ts';
 import { inputsOf } from './lineage.ts';
 import { monthKey, monthRange, parseMonth } from './months.ts';
 import { nodeId } from './node.ts';
+import { partitionKeys } from './plan.ts';
 
 /**
  * The state of every (asset, partition): materialized, stale (and why), missing, failed,
@@ -73,8 +74,11 @@ export async function assetState<Config>(options: {
   config: Config;
   /** Months to cover besides the data's span (a range asked for). */
   range?: { from: string; to: string };
+  /** The most months a range asked for may cover (checked before anything is read). */
+  maxPartitions?: number;
 }): Promise<AssetStateGrid> {
   const { graph, config } = options;
+  if (options.range) partitionKeys(options.range.from, options.range.to, options.maxPartitions);
   const sql = options.database.sql;
   const sourced = graph.keys.filter((key) => graph.get(key).source);
   const observed = new Map<string, Map<string, SourceObservation>>(

@@ -78,3 +78,26 @@ export function redactUrl(value: string): string {
     return '<unparsable URL>';
   }
 }
+
+/** Shorter values are not secret enough to hide (Alpha Vantage's public key is `demo`). */
+const MIN_SECRET_LENGTH = 8;
+export const REDACTED = '****';
+
+/**
+ * Replaces every secret in `text` with ****, as written and as a URL query would encode it (a
+ * server that echoes its request echoes the encoded form). Secrets shorter than 8 characters
+ * are left alone.
+ */
+export function redactSecrets(text: string, secrets: readonly (string | undefined)[]): string {
+  let redacted = text;
+  for (const secret of secrets) {
+    if (!secret || secret.length < MIN_SECRET_LENGTH) continue;
+    const forms = new Set([
+      secret,
+      encodeURIComponent(secret),
+      new URLSearchParams({ s: secret }).toString().slice(2),
+    ]);
+    for (const form of forms) redacted = redacted.replaceAll(form, REDACTED);
+  }
+  return redacted;
+}

@@ -15,8 +15,29 @@ export function formatTime(value: Date | string | null | undefined): string {
     .replace(/\.\d+Z$/, 'Z');
 }
 
-/** Left-aligned columns separated by two spaces. */
-export function table(header: string[], rows: string[][]): string {
+// ESC sequences a terminal acts on: CSI (ESC [ … final byte), OSC/DCS/SOS/PM/APC strings (up to
+// BEL or ESC \, or the end of the line when unterminated), and any other ESC with what follows it.
+const ESCAPE_SEQUENCE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  /\u001b\[[0-?]*[ -/]*[@-~]?|\u001b[\]PX^_][^\u0007\u001b\n]*(?:\u0007|\u001b\\)?|\u001b[ -/]*[0-~]?/g;
+// C0 controls but tab and line feed, DEL, C1 controls (0x9b is CSI on some terminals).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from data or from errors (a customer name, a landing file's value, a message), as it may be
+ * printed to a terminal: escape sequences and control characters removed — one could set the
+ * window title, clear the screen or hide what follows. Line breaks and tabs stay unless
+ * `oneLine`, which turns them into spaces (a table cell).
+ */
+export function printable(text: string, options: { oneLine?: boolean } = {}): string {
+  const cleaned = text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '');
+  return options.oneLine ? cleaned.replace(/[\n\t]/g, ' ') : cleaned;
+}
+
+/** Left-aligned columns separated by two spaces; cells are printable, on one line. */
+export function table(header: string[], data: string[][]): string {
+  const rows = data.map((row) => row.map((cell) => printable(cell, { oneLine: true })));
   const widths = header.map((title, i) =>
     Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)),
   );

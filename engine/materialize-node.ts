@@ -9,7 +9,7 @@ import {
   type UnpartitionedContext,
 } from './asset.ts';
 import { type AnyDb, type Database, drizzleInTransaction } from './database.ts';
-import { CheckFailedError, PermanentError } from './errors.ts';
+import { CheckFailedError, PermanentError, redactSecrets } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { firstDay, lastDay, parseMonth } from './months.ts';
 import { idOf, type NodeRef } from './node.ts';
@@ -46,6 +46,8 @@ export type MaterializeNodeOptions<Config, T> = {
   logger: Logger;
   /** Aborting rolls the node's transaction back (its running statement is canceled). */
   signal: AbortSignal;
+  /** Replaced by **** in the log lines written here (see NodeRunnerDeps.secrets). */
+  secrets?: readonly string[];
   /**
    * Runs in the node's transaction after the asset and its checks succeeded, just before the
    * commit: the node protocol records the success there, so "written" and "recorded" commit together.
@@ -93,7 +95,10 @@ export async function materializeNode<Config, T>(
         const outcome = await check.run(Object.assign(Object.create(ctx) as typeof ctx, { metadata }));
         checks.push({ name: check.name, severity: check.severity, ...outcome });
         if (!outcome.passed)
-          log.warn({ check: check.name, severity: check.severity }, outcome.message ?? 'check failed');
+          log.warn(
+            { check: check.name, severity: check.severity },
+            redactSecrets(outcome.message ?? 'check failed', options.secrets ?? []),
+          );
       }
       const failed = checks.filter((c) => !c.passed && c.severity === 'error');
       if (failed.length > 0) {
@@ -113,7 +118,7 @@ export async function materializeNode<Config, T>(
   } catch (error) {
     const aborted = signal.aborted;
     const reason = aborted ? abortReason(signal) : error instanceof Error ? error.message : String(error);
-    if (!aborted) log.warn({ err: error }, 'materialization failed');
+    if (!aborted) log.warn({ err: loggable(error, options.secrets ?? []) }, 'materialization failed');
     return {
       ok: false,
       error,
@@ -191,22 +196,40 @@ function cancelOnAbort(database: Database, signal: AbortSignal) {
   };
 }
 
+/** The error as pino serializes it, with the secrets redacted from its message and stack. */
+function loggable(error: unknown, secrets: readonly string[]): unknown {
+  if (secrets.length === 0 || !(error instanceof Error)) return error;
+  return {
+    type: error.name,
+    message: redactSecrets(error.message, secrets),
+    stack: error.stack && redactSecrets(error.stack, secrets),
+  };
+}
+
 function abortReason(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
   return reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : 'aborted';
 }
 
-// SQLSTATE classes that are the query's own fault: data exception, integrity violation, syntax or
-// undefined object. Trying again gives the same answer.
-const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23', '42']);
+// SQLSTATE classes that trying again does not fix: the query's own fault (data exception,
+// integrity violation, syntax or undefined object), and what it asks exceeding the server's means
+// (53 insufficient resources, e.g. out of memory 53200, disk full 53100; 54 program limit exceeded,
+// e.g. a value too large or too many columns): the same query would hit the same wall.
+const PERMANENT_SQLSTATE_CLASSES = new Set(['22', '23', '42', '53', '54']);
+// …except too_many_connections, which is about the other clients of the moment, not the query.
+const TRANSIENT_SQLSTATES = new Set(['53300']);
 
-/** Bad input, failed checks and broken SQL do not get better by trying again; the rest may. */
+/**
+ * Bad input, failed checks, broken SQL and queries beyond the server's limits do not get better by
+ * trying again; the rest may.
+ */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof PermanentError) return false;
   const code = (error as { code?: unknown } | undefined)?.code;
   return !(
     typeof code === 'string' &&
     /^[0-9A-Z]{5}$/.test(code) &&
-    PERMANENT_SQLSTATE_CLASSES.has(code.slice(0, 2))
+    PERMANENT_SQLSTATE_CLASSES.has(code.slice(0, 2)) &&
+    !TRANSIENT_SQLSTATES.has(code)
   );
 }

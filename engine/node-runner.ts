@@ -1,5 +1,6 @@
 import type { AssetMetadata } from './asset.ts';
 import type { Database } from './database.ts';
+import { redactSecrets } from './errors.ts';
 import type { AssetGraph } from './graph.ts';
 import { inputsOf } from './lineage.ts';
 import type { Logger } from './logger.ts';
@@ -26,6 +27,12 @@ export type NodeRunnerDeps<Config> = {
   graph: AssetGraph<Config>;
   /** The asset config for a run, from the options it was started with. */
   configFor: (runConfig: Record<string, unknown>) => Config;
+  /**
+   * Values of the config that must never be stored or shown (API keys): replaced by **** in what
+   * an attempt records — its error and stack, check results, metadata — and in its log lines, in
+   * case an asset's own message carries one.
+   */
+  secrets?: readonly string[];
 };
 
 export type AttemptResult =
@@ -72,6 +79,8 @@ export async function attemptNode<Config>(
   if (started.state !== 'started') return { kind: 'skipped', state: started.state };
   const { attempt } = started;
   const definition = graph.get(node.assetKey);
+  const secrets = deps.secrets ?? [];
+  const hide = <T>(value: T): T => (secrets.length > 0 ? redactValues(value, secrets) : value);
   const outcome = await materializeNode({
     database: deps.database,
     definition,
@@ -80,16 +89,19 @@ export async function attemptNode<Config>(
     config: deps.configFor(started.runConfig),
     logger: options.logger,
     signal,
+    secrets,
     beforeCommit: (tx, written) =>
       store.completeNode(tx, runId, node, attempt, {
         ...written,
+        metadata: hide(written.metadata),
+        checks: hide(written.checks),
         codeVersion: definition.version,
         inputs: inputsOf(graph, node, { propagatingOnly: true }),
       }),
   });
   if (outcome.ok) {
     const { ready, status } = outcome.committed;
-    return { kind: 'succeeded', attempt, ready, status, ...pick(outcome) };
+    return { kind: 'succeeded', attempt, ready, status, ...hide(pick(outcome)) };
   }
   if (outcome.error instanceof NodeSupersededError) return { kind: 'superseded', attempt };
   const canceled = signal.aborted || outcome.error instanceof RunCanceledError;
@@ -98,12 +110,13 @@ export async function attemptNode<Config>(
     : outcome.retryable && !options.lastTry
       ? 'retrying'
       : 'failed';
-  const { reason } = outcome;
+  const reason = hide(outcome.reason);
+  const checks = hide(outcome.checks);
   const status = await store.failNode(runId, node, attempt, {
     durationMs: outcome.durationMs,
     error: reason,
-    cause: outcome.error instanceof Error ? outcome.error.stack : undefined,
-    checks: outcome.checks,
+    cause: outcome.error instanceof Error ? hide(outcome.error.stack) : undefined,
+    checks,
     end,
   });
   return {
@@ -114,10 +127,22 @@ export async function attemptNode<Config>(
     reason,
     error: outcome.error,
     durationMs: outcome.durationMs,
-    checks: outcome.checks,
+    checks,
   };
 }
 
 function pick(outcome: { durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] }) {
   return { durationMs: outcome.durationMs, metadata: outcome.metadata, checks: outcome.checks };
+}
+
+/** A JSON-like value (metadata, check results, text) with the secrets in every string redacted. */
+function redactValues<T>(value: T, secrets: readonly string[]): T {
+  if (typeof value === 'string') return redactSecrets(value, secrets) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => redactValues(item, secrets)) as T;
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, redactValues(item, secrets)]),
+    ) as T;
+  }
+  return value;
 }

@@ -26,15 +26,28 @@ export type RunPlan = {
   partitions: string[];
 };
 
-/** Every month key from `from` to `to`, inclusive; invalid keys or from > to are a UsageError. */
-export function partitionKeys(from: string, to: string): string[] {
-  return partitionMonths(from, to).map(monthKey);
+/** How many months one run may cover unless configured otherwise (PIPELINE_MAX_PARTITIONS). */
+export const DEFAULT_MAX_PARTITIONS = 600;
+
+/**
+ * Every month key from `from` to `to`, inclusive. Invalid keys, from > to, or more months than
+ * `maxPartitions` are a UsageError — checked before anything is expanded, so a range typed as
+ * 0001-01..9999-12 costs nothing.
+ */
+export function partitionKeys(from: string, to: string, maxPartitions = DEFAULT_MAX_PARTITIONS): string[] {
+  return partitionMonths(from, to, maxPartitions).map(monthKey);
 }
 
-function partitionMonths(from: string, to: string): Month[] {
+function partitionMonths(from: string, to: string, maxPartitions: number): Month[] {
   const first = parseMonth(from, 'partition');
   const last = parseMonth(to, 'partition');
   if (first > last) throw new UsageError(`partition range ${from}..${to} is empty: it starts after it ends`);
+  const count = last - first + 1;
+  if (count > maxPartitions) {
+    throw new UsageError(
+      `partition range ${from}..${to} covers ${count} months: a run covers at most ${maxPartitions} (PIPELINE_MAX_PARTITIONS)`,
+    );
+  }
   return monthRange(first, last);
 }
 
@@ -42,6 +55,7 @@ export function planRun<C>(
   graph: AssetGraph<C>,
   selected: readonly string[],
   partitions?: { from: string; to: string },
+  maxPartitions = DEFAULT_MAX_PARTITIONS,
 ): RunPlan {
   const unknown = selected.filter((key) => !graph.has(key));
   if (unknown.length > 0) {
@@ -54,7 +68,7 @@ export function planRun<C>(
   const partitioned = assets.filter((key) => graph.get(key).partitions !== undefined);
   if (partitioned.length > 0 && !partitions) throw new PartitionRequiredError(partitioned);
   // A given range is checked even when nothing selected is partitioned.
-  const months = partitions ? partitionKeys(partitions.from, partitions.to) : [];
+  const months = partitions ? partitionKeys(partitions.from, partitions.to, maxPartitions) : [];
   return planNodes(
     graph,
     assets.flatMap((assetKey) =>

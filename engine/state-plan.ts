@@ -4,7 +4,7 @@ import type { AssetGraph } from './graph.ts';
 import { inputsOf } from './lineage.ts';
 import { monthKey, parseMonth } from './months.ts';
 import { type NodeRef, nodeId } from './node.ts';
-import { partitionKeys, planNodes, type RunPlan } from './plan.ts';
+import { DEFAULT_MAX_PARTITIONS, partitionKeys, planNodes, type RunPlan } from './plan.ts';
 
 /**
  * Planning that knows the graph's state: absent months are left out, `only` keeps the nodes that
@@ -21,6 +21,8 @@ export type StateRequest = {
   only?: StateSelection;
   /** Add the missing or failed (and, with `stale`, stale) upstream nodes, up to the roots. */
   upstream?: StateSelection;
+  /** The most months the run may cover (the range, or the data's span without one). */
+  maxPartitions?: number;
 };
 
 export type PlannedNode = NodeRef & { why: string };
@@ -71,11 +73,13 @@ export function planFromState<C>(
   const notes: string[] = [];
   const partitioned = request.selected.filter((key) => graph.get(key).partitions);
   let months: string[] = [];
-  if (request.range) months = partitionKeys(request.range.from, request.range.to);
+  const limit = request.maxPartitions ?? DEFAULT_MAX_PARTITIONS;
+  if (request.range) months = partitionKeys(request.range.from, request.range.to, limit);
   else if (partitioned.length > 0) {
     // --missing / --stale without a range cover the data's span.
     if (!request.only) throw new PartitionRequiredError(partitioned);
-    months = grid.span ? partitionKeys(grid.span.first, grid.span.last) : grid.months;
+    const covered = grid.span ?? { first: grid.months[0], last: grid.months.at(-1) };
+    months = covered.first && covered.last ? partitionKeys(covered.first, covered.last, limit) : [];
   }
   const why = new Map<string, string>();
   const chosen: NodeRef[] = [];

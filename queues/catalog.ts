@@ -15,25 +15,53 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** Longest asset key (and job name shown) a job may carry. */
+const MAX_KEY_LENGTH = 200;
+/** A job's data is a few ids: anything larger did not come from the pipeline. */
+const MAX_JOB_DATA_CHARS = 4_096;
+/** The earliest year a tick may say it fired in (partitions are months from then on). */
+const FIRST_TICK_YEAR = 1900;
+
 export const assetJobData = z.object({
   runId: z.uuid(),
-  assetKey: z.string().min(1),
+  assetKey: z.string().min(1).max(MAX_KEY_LENGTH),
   /** YYYY-MM, or '' for an unpartitioned asset. */
   partitionKey: z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}$/)]),
 });
 export type AssetJobData = z.infer<typeof assetJobData>;
 
 export const tickJobData = z.object({
-  /** Set by tests and manual triggers; a scheduled tick takes its own fire time. */
-  firedAt: z.iso.datetime().optional(),
+  /** Set by tests and manual triggers (required there); a scheduled tick takes its own fire time. */
+  firedAt: z.iso
+    .datetime()
+    .refine((value) => {
+      const year = new Date(value).getUTCFullYear();
+      return year >= FIRST_TICK_YEAR && year <= 9999;
+    }, `must be a time from ${FIRST_TICK_YEAR} to 9999`)
+    .optional(),
 });
 export type TickJobData = z.infer<typeof tickJobData>;
 
 export const TICK_JOB_NAME = 'monthly-asset-graph';
 export const SCHEDULER_ID = 'monthly-asset-graph';
 
-/** Validates job data on receipt: bad data is not worth retrying. */
+/**
+ * Validates job data on receipt: bad data is not worth retrying. Whatever a job carries reaches
+ * the message at most briefly (a job added by hand may carry megabytes).
+ */
 export function receive<T>(schema: z.ZodType<T>, data: unknown, jobName: string): T {
+  // A node's name is its key and month; a longer one did not come from the pipeline either.
+  if (jobName.length > MAX_KEY_LENGTH + 10) {
+    throw new UnrecoverableError(
+      `a job named '${jobName.slice(0, 40)}…' (${jobName.length} characters) is not the pipeline's`,
+    );
+  }
+  const size = JSON.stringify(data ?? null).length;
+  if (size > MAX_JOB_DATA_CHARS) {
+    throw new UnrecoverableError(
+      `job ${jobName} carries ${size} characters of data, more than ${MAX_JOB_DATA_CHARS}`,
+    );
+  }
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     throw new UnrecoverableError(`job ${jobName} carries invalid data: ${z.prettifyError(parsed.error)}`);

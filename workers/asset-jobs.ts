@@ -5,6 +5,7 @@ import { ServiceUnreachableError } from '../engine/errors.ts';
 import type { Executor } from '../engine/executor.ts';
 import { attemptNode, type NodeRunnerDeps } from '../engine/node-runner.ts';
 import { type AssetJobData, assetJobData, receive } from '../queues/catalog.ts';
+import { withoutMachinePaths } from './job-errors.ts';
 import { type JobLogSink, jobLog } from './job-logger.ts';
 
 export type AssetJobDeps<Config> = NodeRunnerDeps<Config> & {
@@ -34,7 +35,8 @@ export function assetJobProcessor<Config>(deps: AssetJobDeps<Config>) {
     try {
       return await processAssetJob(deps, job, signal ?? new AbortController().signal);
     } catch (error) {
-      throw unreachablePostgres(error, deps.database.url) ?? error;
+      // What the job fails with is what Bull Board shows: its reason and stack.
+      throw withoutMachinePaths(unreachablePostgres(error, deps.database.url) ?? error);
     }
   };
 }

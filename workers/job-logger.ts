@@ -1,6 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { relativeToProject } from './job-errors.ts';
 
 /** Appends lines to a job's log (what Bull Board shows under Logs). */
 export type JobLogSink = (jobId: string, lines: string[]) => Promise<void>;
@@ -37,7 +38,8 @@ export function jobLog(
     write(line: string) {
       const { msg, level: _level, time, ...rest } = JSON.parse(line) as Record<string, unknown>;
       const fields = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-      pending.push(`${String(time)} ${String(msg)}${fields}`);
+      // Error stacks among the fields name files relative to the project, as the job's own stack does.
+      pending.push(relativeToProject(`${String(time)} ${String(msg)}${fields}`));
     },
   };
   const logger = pino(

@@ -7,7 +7,7 @@ import type { Logger } from '../engine/logger.ts';
 import { lastCompleteMonth, monthKey } from '../engine/months.ts';
 import type { RunStore } from '../engine/run-store.ts';
 import { planFromState, RunRefused } from '../engine/state-plan.ts';
-import { receive, type TickJobData, tickJobData } from '../queues/catalog.ts';
+import { receive, SCHEDULER_ID, type TickJobData, tickJobData } from '../queues/catalog.ts';
 
 /** Groups the monthly run leaves out (docs/contract.md §4: market is materialized on demand). */
 const UNSCHEDULED_GROUPS = new Set(['market']);
@@ -69,15 +69,29 @@ export async function startMonthlyRun<Config>(
 }
 
 /**
- * The worker's processor for scheduler ticks: the fire time is the time the scheduler set for the
- * tick (BullMQ's prevMillis), which stays right when the tick is processed late or promoted early
- * in Bull Board (promoting sets its delay to 0, so timestamp + delay would be the upsert's time).
+ * The worker's processor for scheduler ticks. A tick of the job scheduler fires at the time the
+ * scheduler set for it — the one its id carries (`repeat:<scheduler>:<ms>`, BullMQ's prevMillis),
+ * which stays right when it is processed late or promoted early in Bull Board. Any other job on
+ * the queue (added by hand, by a test, or through Bull Board's "add") must say when it fired:
+ * without a valid `firedAt` it is rejected, never run as "now".
  */
 export function tickProcessor<Config>(deps: TickDeps<Config>) {
   return async (job: Job<TickJobData>) => {
     const data = receive(tickJobData, job.data, job.name);
-    const scheduledFor = job.opts.prevMillis ?? job.timestamp + (job.delay ?? 0);
-    const firedAt = data.firedAt ? new Date(data.firedAt) : new Date(scheduledFor);
+    const firedAt = data.firedAt ? new Date(data.firedAt) : schedulerFireTime(job);
+    if (!firedAt) {
+      throw new UnrecoverableError(
+        `tick ${String(job.id).slice(0, 100)} did not come from the job scheduler '${SCHEDULER_ID}' and carries no firedAt: not run`,
+      );
+    }
     return startMonthlyRun(deps, { id: String(job.id), firedAt });
   };
+}
+
+/** When the job scheduler fired this tick; undefined for a job that is not one of its ticks. */
+export function schedulerFireTime(job: Pick<Job, 'id' | 'repeatJobKey' | 'opts'>): Date | undefined {
+  if (job.repeatJobKey !== SCHEDULER_ID) return undefined;
+  const millis = /^repeat:.+:(\d+)$/.exec(String(job.id))?.[1] ?? job.opts.prevMillis;
+  const fired = millis === undefined ? undefined : new Date(Number(millis));
+  return fired && !Number.isNaN(fired.getTime()) ? fired : undefined;
 }

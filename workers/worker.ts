@@ -18,6 +18,8 @@ export type WorkerOptions<Config> = {
   database: Database;
   /** The asset config for a run, from the options it was started with. */
   configFor: (runConfig: Record<string, unknown>) => Config;
+  /** Never stored or shown: see NodeRunnerDeps.secrets. */
+  secrets?: readonly string[];
   redisUrl: string;
   prefix: string;
   /** Asset jobs processed at once by this process. */
@@ -62,6 +64,7 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
       database,
       store,
       configFor: options.configFor,
+      secrets: options.secrets,
       logger,
       output: options.output ?? pino.destination(1),
       executor,

@@ -20,7 +20,7 @@ export const channels = defineAsset<PipelineConfig>({
   source: landingFileSource('channels.csv'),
   materialize: async (ctx) => {
     const loaded = await loadCsv(ctx, {
-      ...landingFile(ctx.config.landingDir, 'channels.csv'),
+      ...landingFile(ctx.config, 'channels.csv'),
       onRead: ctx.recordSource,
       columns: ['channel_id', 'channel_name', 'channel_type', 'unit_price_eur'],
       valueRules: {

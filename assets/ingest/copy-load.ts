@@ -68,6 +68,8 @@ export async function loadByCopy(
         shapes: header.columns.map((column) => load.shapes[column]),
         onlyOnShape: true,
         total: { column: header.columns.indexOf(load.total.column), scale: load.total.scale },
+        // A record too long fails the stream (NotOnShape): the validated path rejects the file.
+        maxRecordBytes: load.maxRecordBytes,
       });
       const columns = header.columns.map((name) => `"${name}"`).join(', ');
       await copyThrough(

@@ -1,17 +1,23 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import type { SourceRead } from '../../engine/asset.ts';
 import { InputError } from '../../engine/errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES, type PipelineConfig } from '../config.ts';
+import { landingZone, outsideMessage } from './landing-path.ts';
 import { type Problem, rejectionError } from './problems.ts';
 
 export type CsvLayout = {
   /** The file as named in messages, relative to the landing zone (e.g. traffic/2026-10.csv). */
   file: string;
   path: string;
+  /** The landing zone: the file may not be a link to anything outside it. */
+  landingDir: string;
+  /** A longer CSV record rejects the file while it streams (PIPELINE_MAX_RECORD_BYTES). */
+  maxRecordBytes: number;
   /** The columns the file must have, in any order. */
   columns: readonly string[];
   /** Columns that may appear and are ignored (e.g. traffic_id). */
@@ -32,23 +38,40 @@ export type CsvHeader = {
   fingerprint: string;
   /** The bytes before the data (BOM and header row): the start of the file's SHA-256. */
   head: Buffer;
+  /** Where the file really is (a link within the landing zone resolved): what is read. */
+  realPath: string;
 };
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const HEADER_PEEK = 64 * 1024;
 
-export function landingFile(landingDir: string, relative: string): { file: string; path: string } {
-  return { file: relative, path: join(landingDir, relative) };
+/** Header names longer than this are cut in messages: a huge header line is not echoed. */
+const NAME_SHOWN = 64;
+
+export function landingFile(
+  config: Pick<PipelineConfig, 'landingDir' | 'maxRecordBytes'>,
+  relative: string,
+): Pick<CsvLayout, 'file' | 'path' | 'landingDir' | 'maxRecordBytes'> {
+  return {
+    file: relative,
+    path: join(config.landingDir, relative),
+    landingDir: config.landingDir,
+    maxRecordBytes: config.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+  };
 }
 
 /**
- * Reads and checks the header row: a missing or empty file, or a missing, unknown or repeated
- * column, is an InputError naming the file (line 1) and the column.
+ * Reads and checks the header row: a missing or empty file, a link outside the landing zone, or a
+ * missing, unknown or repeated column, is an InputError naming the file (line 1) and the column.
  */
 export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
-  const info = await stat(layout.path).catch(() => undefined);
-  if (!info?.isFile()) throw new InputError(`${layout.file}: file not found (expected at ${layout.path})`);
-  const handle = await open(layout.path);
+  const entry = await landingZone(layout.landingDir)(layout.file);
+  if (entry.kind === 'outside') throw new InputError(outsideMessage(layout.file));
+  if (entry.kind === 'missing') {
+    throw new InputError(`${layout.file}: file not found (expected at ${layout.path})`);
+  }
+  const { info, path: realPath } = entry;
+  const handle = await open(realPath);
   const peek = Buffer.alloc(Math.min(HEADER_PEEK, info.size));
   try {
     await handle.read(peek, 0, peek.length, 0);
@@ -67,7 +90,7 @@ export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
   try {
     columns = (parse(text) as string[][])[0] ?? [];
   } catch (error) {
-    throw new InputError(`${layout.file}:1: header: ${(error as Error).message}`);
+    throw new InputError(`${layout.file}:1: header: ${clip((error as Error).message, 4 * NAME_SHOWN)}`);
   }
   const problems: Problem[] = [];
   const known = new Set([...layout.columns, ...(layout.ignored ?? [])]);
@@ -76,7 +99,7 @@ export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
     if (!known.has(column)) {
       problems.push({
         line: 1,
-        column: column || '(empty)',
+        column: clip(column, NAME_SHOWN) || '(empty)',
         reason: `unknown column (expected ${layout.columns.join(', ')})`,
       });
     } else if (seen.has(column)) problems.push({ line: 1, column, reason: 'repeated column' });
@@ -94,7 +117,13 @@ export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
     bytes: info.size,
     fingerprint: fileFingerprint(info),
     head: Buffer.from(peek.subarray(0, dataOffset)),
+    realPath,
   };
+}
+
+/** At most `length` characters of `text`, cut with … */
+function clip(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
 }
 
 /** A file's cheap fingerprint: it changes whenever its bytes may have. */
@@ -102,8 +131,8 @@ export function fileFingerprint(info: { size: number; mtimeMs: number }): string
   return `${info.size}:${Math.trunc(info.mtimeMs)}`;
 }
 
-export function openData(layout: CsvLayout, header: CsvHeader) {
-  return createReadStream(layout.path, { start: header.dataOffset, highWaterMark: 1 << 20 });
+export function openData(header: CsvHeader) {
+  return createReadStream(header.realPath, { start: header.dataOffset, highWaterMark: 1 << 20 });
 }
 
 /**

@@ -27,6 +27,11 @@ export type FrameOptions = {
   onlyOnShape?: boolean;
   /** A column (index in file order) of decimals with `scale` decimals to add up as they pass. */
   total?: { column: number; scale: number };
+  /**
+   * The longest record allowed, in bytes (its line break excluded): a longer one is reported at
+   * the line it starts on and ends the stream at once, so neither COPY nor memory ever holds it.
+   */
+  maxRecordBytes?: number;
 };
 
 // Field values longer than this are not shape-checked byte by byte: the SQL rules judge them.
@@ -54,6 +59,9 @@ export class CsvFrameChecker extends Transform {
   private carriageReturnBeforeLf = false;
   private pendingCarriageReturn = false;
   private carry: Buffer = Buffer.alloc(0); // an incomplete UTF-8 sequence at a chunk's end
+  /** Bytes of the current record in earlier chunks. */
+  private recordBytes = 0;
+  private recordTooLong = false;
   records = 0;
   readonly problems: FrameProblem[] = [];
   problemCount = 0;
@@ -67,6 +75,7 @@ export class CsvFrameChecker extends Transform {
   private recordOffShape = false;
   private readonly shapes: readonly (FieldShape | undefined)[];
   private readonly total: DecimalTotal | undefined;
+  private readonly maxRecordBytes: number;
 
   constructor(
     private readonly expectedFields: number,
@@ -78,6 +87,7 @@ export class CsvFrameChecker extends Transform {
     this.recordStartLine = firstLine;
     this.shapes = options.shapes ?? [];
     this.total = options.total && new DecimalTotal(options.total.scale);
+    this.maxRecordBytes = options.maxRecordBytes ?? Number.POSITIVE_INFINITY;
   }
 
   /** The sum of the `total` column, in units of 10^-scale (exact). */
@@ -91,6 +101,11 @@ export class CsvFrameChecker extends Transform {
     // Once the file is known to be broken nothing more reaches COPY; the scan goes on to count.
     if (this.options.onlyOnShape && (this.recordsOffShape > 0 || this.problemCount > 0)) {
       callback(new NotOnShape());
+      return;
+    }
+    // …except past a record too long: the rest of a file that may be gigabytes is not worth it.
+    if (this.recordTooLong) {
+      callback(new Error(`a record longer than ${this.maxRecordBytes} bytes`));
       return;
     }
     callback(null, this.problemCount === 0 ? chunk : undefined);
@@ -213,8 +228,20 @@ export class CsvFrameChecker extends Transform {
     this.fieldLength++;
   }
 
+  /** A record that grew past the limit: reported once, and the scan stops. */
+  private tooLong(bytes: number): boolean {
+    if (bytes <= this.maxRecordBytes) return false;
+    this.report(
+      this.recordStartLine,
+      `record longer than ${this.maxRecordBytes} bytes (PIPELINE_MAX_RECORD_BYTES)`,
+    );
+    this.recordTooLong = true;
+    return true;
+  }
+
   /** RFC 4180 state machine over one chunk; state carries over between chunks. */
   private scan(chunk: Buffer): void {
+    let recordStart = 0; // where the current record starts in this chunk
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i] as number;
       if (this.inQuotes) {
@@ -251,6 +278,10 @@ export class CsvFrameChecker extends Transform {
         continue;
       }
       if (byte === LF) {
+        const bytes = this.recordBytes + i - recordStart - (this.carriageReturnBeforeLf ? 1 : 0);
+        if (this.tooLong(bytes)) return;
+        this.recordBytes = 0;
+        recordStart = i + 1;
         this.checkLineEnd();
         this.endRecord();
         this.line++;
@@ -276,6 +307,9 @@ export class CsvFrameChecker extends Transform {
         this.sawData = true;
       }
     }
+    this.recordBytes += chunk.length - recordStart;
+    // A CR at the chunk's end may be the first half of the record's CRLF, which does not count.
+    this.tooLong(this.recordBytes - (this.pendingCarriageReturn ? 1 : 0));
   }
 }
 

@@ -43,7 +43,7 @@ export const customerSnapshots = defineAsset<PipelineConfig>({
     // see each other's rows, so snapshot loads take turns (they are small).
     await ctx.sql`select pg_advisory_xact_lock(hashtext('pipeline.customer_snapshots.accounts'))`;
     return loadCsv(ctx, {
-      ...landingFile(ctx.config.landingDir, `customers/${month}.csv`),
+      ...landingFile(ctx.config, `customers/${month}.csv`),
       onRead: ctx.recordSource,
       columns: [
         'customer_id',

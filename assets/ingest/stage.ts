@@ -40,6 +40,7 @@ export async function stageCsv(
   );
   const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine, {
     shapes: header.columns.map((column) => shapes[column]),
+    maxRecordBytes: layout.maxRecordBytes,
   });
   try {
     await copyThrough(tx, `copy ${table} (${columns}) from stdin (format csv)`, layout, header, checker);
@@ -73,7 +74,7 @@ export async function copyThrough(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      pipeline(openData(layout, header), hasher.stream, checker, copy),
+      pipeline(openData(header), hasher.stream, checker, copy),
       new Promise<never>((_, reject) => {
         checker.once('end', () => {
           timer = setTimeout(

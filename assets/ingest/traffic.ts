@@ -110,7 +110,7 @@ export const traffic = defineAsset<PipelineConfig>({
   materialize: async (ctx) => {
     const partition = ctx.partition;
     const layout = {
-      ...landingFile(ctx.config.landingDir, `traffic/${partition}.csv`),
+      ...landingFile(ctx.config, `traffic/${partition}.csv`),
       onRead: ctx.recordSource,
       columns: COLUMNS,
       ignored: ['traffic_id'],

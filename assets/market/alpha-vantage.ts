@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PermanentError } from '../../engine/errors.ts';
+import { PermanentError, redactSecrets } from '../../engine/errors.ts';
 
 /** One trading day of TIME_SERIES_DAILY, numbers as the API writes them (decimal text). */
 export type DailyBar = {
@@ -50,6 +50,12 @@ export async function fetchDailySeries(symbol: string, options: AlphaVantageOpti
     rateLimitBackoffMs: options.rateLimitBackoffMs ?? DEFAULTS.rateLimitBackoffMs,
   };
   const url = new URL(settings.url);
+  if (url.username || url.password) {
+    // fetch() would refuse it with the whole URL, query and key included, in its message.
+    throw new PermanentError(
+      'ALPHA_VANTAGE_URL must not carry a user name or password: the key goes in ALPHA_VANTAGE_API_KEY',
+    );
+  }
   url.search = new URLSearchParams({
     function: 'TIME_SERIES_DAILY',
     symbol,
@@ -58,17 +64,20 @@ export async function fetchDailySeries(symbol: string, options: AlphaVantageOpti
     apikey: settings.apiKey,
   }).toString();
   const shown = `${url.origin}${url.pathname}`; // never the query: it holds the key
+  // What the server says may echo the request, query and key included.
+  const said = (text: string) => redactSecrets(text, [settings.apiKey]);
   for (let attempt = 1; ; attempt++) {
-    const body = await request(url, shown, symbol, settings.timeoutMs, settings.signal);
-    const note = body.Note ?? body.Information;
+    const body = await request(url, shown, symbol, settings.timeoutMs, settings.signal, said);
+    const raw = body.Note ?? body.Information;
+    const note = typeof raw === 'string' ? said(raw) : undefined;
     if (typeof body['Error Message'] === 'string') {
-      throw new SourceRejectedError(`Alpha Vantage rejected ${symbol}: ${body['Error Message']}`);
+      throw new SourceRejectedError(`Alpha Vantage rejected ${symbol}: ${said(body['Error Message'])}`);
     }
-    if (typeof note === 'string' && PREMIUM_ONLY.test(note)) {
+    if (note !== undefined && PREMIUM_ONLY.test(note)) {
       // A free key asking for a premium feature (outputsize=full is one): no wait lifts that.
       throw new SourceRejectedError(`Alpha Vantage rejected ${symbol}: ${note}`);
     }
-    if (typeof note === 'string') {
+    if (note !== undefined) {
       if (attempt >= settings.rateLimitTries) {
         throw new Error(`Alpha Vantage kept rate-limiting ${symbol} after ${attempt} tries: ${note}`);
       }
@@ -85,6 +94,7 @@ async function request(
   symbol: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  said: (text: string) => string,
 ): Promise<Record<string, unknown>> {
   const timeout = AbortSignal.timeout(timeoutMs);
   let response: Response;
@@ -93,7 +103,9 @@ async function request(
   } catch (error) {
     if (timeout.aborted)
       throw new Error(`Alpha Vantage (${shown}) did not answer for ${symbol} within ${timeoutMs / 1000} s`);
-    throw new Error(`Alpha Vantage (${shown}) is not reachable for ${symbol}: ${(error as Error).message}`);
+    throw new Error(
+      `Alpha Vantage (${shown}) is not reachable for ${symbol}: ${said((error as Error).message)}`,
+    );
   }
   const text = await response.text();
   try {
@@ -104,7 +116,7 @@ async function request(
   }
   const type = response.headers.get('content-type') ?? 'no content type';
   throw new Error(
-    `Alpha Vantage (${shown}) answered ${symbol} with HTTP ${response.status} (${type}) that is not the expected JSON: ${JSON.stringify(text.slice(0, 80))}`,
+    `Alpha Vantage (${shown}) answered ${symbol} with HTTP ${response.status} (${type}) that is not the expected JSON: ${JSON.stringify(said(text).slice(0, 80))}`,
   );
 }
 

@@ -1,10 +1,13 @@
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import { redactUrl } from '../../engine/errors.ts';
+import { ConfigError, redactUrl } from '../../engine/errors.ts';
 import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
+
+/** The shortest DASHBOARD_PASSWORD a dashboard on all interfaces accepts. */
+const MIN_PASSWORD_LENGTH = 12;
 
 export function registerDashboard(program: Command): void {
   program
@@ -13,18 +16,30 @@ export function registerDashboard(program: Command): void {
     .option('--port <n>', 'port to listen on (default DASHBOARD_PORT, 3000)', wholeNumber('port', 1, 65535))
     .action(async (flags: { port?: number }) => {
       const config = loadConfig();
-      const [{ openDatabase }, { connectQueues }, { createDashboard, listen }] = await Promise.all([
-        import('../../engine/database.ts'),
-        import('../../queues/queues.ts'),
-        import('../../dashboard/server.ts'),
-      ]);
+      const auth = config.dashboard.auth;
+      // Reachable from the network, a guessable password is no protection.
+      if (auth && auth.password.length < MIN_PASSWORD_LENGTH) {
+        throw new ConfigError(
+          `DASHBOARD_PASSWORD is ${auth.password.length} characters: on all interfaces the dashboard needs at least ${MIN_PASSWORD_LENGTH}`,
+        );
+      }
+      const [{ openDatabase }, { connectQueues }, { createDashboard, listen }, { LOOPBACK_HOSTS }] =
+        await Promise.all([
+          import('../../engine/database.ts'),
+          import('../../queues/queues.ts'),
+          import('../../dashboard/server.ts'),
+          import('../../dashboard/request-guards.ts'),
+        ]);
       const graph = await loadAssetGraph();
       const database = await openDatabase(config.databaseUrl, { max: 5 });
       const queues = await connectQueues(config.redisUrl, config.queuePrefix);
-      const auth = config.dashboard.auth;
       // Without credentials the dashboard (which can start runs) listens on loopback only.
       const host = auth ? '0.0.0.0' : '127.0.0.1';
       const port = flags.port ?? config.dashboard.port;
+      const named = config.dashboard.allowedHosts;
+      // On loopback only loopback's names (and those allowed) are its own; on all interfaces
+      // without a list, the names it is reached by are not known: any Host is taken.
+      const allowedHosts = !auth || named.length > 0 ? [...LOOPBACK_HOSTS, ...named] : 'any';
       const app = createDashboard({
         graph,
         database,
@@ -32,6 +47,8 @@ export function registerDashboard(program: Command): void {
         queues,
         auth,
         readOnly: config.dashboard.readOnly,
+        allowedHosts,
+        maxPartitions: config.maxPartitions,
       });
       const server = await listen(app, port, host);
       console.log(
@@ -40,6 +57,11 @@ export function registerDashboard(program: Command): void {
             ? `basic auth as '${auth.user}', all interfaces`
             : 'no DASHBOARD_USER/DASHBOARD_PASSWORD: loopback only'
         }${config.dashboard.readOnly ? ', read-only' : ''}; queues on ${redactUrl(config.redisUrl)} (Ctrl-C to stop)`,
+      );
+      console.log(
+        allowedHosts === 'any'
+          ? '  any Host header is taken: set DASHBOARD_ALLOWED_HOSTS to the names it is reached by (DNS rebinding)'
+          : `  answers to the hosts ${allowedHosts.join(', ')}`,
       );
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       server.close();

@@ -3,6 +3,7 @@ import { UsageError } from '../../engine/errors.ts';
 import { formatDuration, formatMetadata, formatTime, table } from '../../engine/format.ts';
 import { idOf } from '../../engine/node.ts';
 import { wholeNumber } from '../options.ts';
+import { say } from '../print.ts';
 import { resolveRunId, withRuns } from '../services.ts';
 
 const elapsed = (start: Date | null, end: Date | null) =>
@@ -21,10 +22,10 @@ export function registerRuns(program: Command): void {
         return;
       }
       if (runs.length === 0) {
-        console.log('no runs yet');
+        say('no runs yet');
         return;
       }
-      console.log(
+      say(
         table(
           ['RUN', 'STATUS', 'TRIGGER', 'SELECTION', 'PARTITIONS', 'CREATED', 'DURATION', 'NODES'],
           runs.map((run) => [
@@ -56,16 +57,16 @@ export function registerRuns(program: Command): void {
         return;
       }
       const { run, nodes, attempts, checks } = detail;
-      console.log(`run ${run.id}  ${run.status}`);
-      console.log(`  trigger ${run.trigger}, executor ${run.executor}, selection '${run.selection}'`);
-      if (run.partitionFrom) console.log(`  partitions ${run.partitionFrom}..${run.partitionTo}`);
-      console.log(
+      say(`run ${run.id}  ${run.status}`);
+      say(`  trigger ${run.trigger}, executor ${run.executor}, selection '${run.selection}'`);
+      if (run.partitionFrom) say(`  partitions ${run.partitionFrom}..${run.partitionTo}`);
+      say(
         `  created ${formatTime(run.createdAt)}, started ${formatTime(run.startedAt)}, finished ${formatTime(run.finishedAt)}` +
           ` (${formatDuration(elapsed(run.startedAt, run.finishedAt))})`,
       );
-      if (run.error) console.log(`  error: ${run.error}`);
-      console.log('');
-      console.log(
+      if (run.error) say(`  error: ${run.error}`);
+      say('');
+      say(
         table(
           ['NODE', 'STATUS', 'ATTEMPTS', 'DURATION', 'METADATA'],
           nodes.map((node) => [
@@ -79,27 +80,27 @@ export function registerRuns(program: Command): void {
       );
       const errors = nodes.filter((node) => node.status === 'failed' && node.error);
       if (errors.length > 0) {
-        console.log('\nerrors:');
-        for (const node of errors) console.log(`  ${idOf(node)}: ${node.error}`);
+        say('\nerrors:');
+        for (const node of errors) say(`  ${idOf(node)}: ${node.error}`);
       }
       // Every attempt that did not succeed, in order, so a retry never hides the first error.
       const earlier = attempts.filter(
         (attempt) => attempt.status !== 'succeeded' && attempt.status !== 'running',
       );
       if (earlier.length > 0) {
-        console.log('\nattempts that did not succeed:');
+        say('\nattempts that did not succeed:');
         for (const attempt of earlier) {
-          console.log(
+          say(
             `  ${idOf(attempt)} attempt ${attempt.attempt} ${attempt.status} at ${formatTime(attempt.finishedAt)}: ${attempt.error ?? ''}`,
           );
         }
       }
       if (checks.length > 0) {
-        console.log('\nchecks:');
+        say('\nchecks:');
         for (const check of checks) {
           const where = idOf(check);
           const verdict = check.passed ? 'passed' : 'FAILED';
-          console.log(
+          say(
             `  ${where} ${check.checkName} (${check.severity}) ${verdict}${check.message ? `: ${check.message}` : ''}`,
           );
         }

@@ -6,6 +6,7 @@ import { partitionKeys } from '../../engine/plan.ts';
 import { assetConfig } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
+import { say } from '../print.ts';
 import { withRuns } from '../services.ts';
 
 type StatusFlags = { partition?: string; from?: string; to?: string; json?: boolean; check?: boolean };
@@ -43,10 +44,10 @@ async function status(expression: string, flags: StatusFlags): Promise<void> {
   const keys = selectAssets(graph, expression);
   const range = monthRange(flags);
   const grid = await withRuns(({ database }) =>
-    assetState({ database, graph, config: assetConfig(config), range }),
+    assetState({ database, graph, config: assetConfig(config), range, maxPartitions: config.maxPartitions }),
   );
   // Without a range: the data's span (a graph without sources: the months materialized).
-  const months = range ? partitionKeys(range.from, range.to) : grid.months;
+  const months = range ? partitionKeys(range.from, range.to, config.maxPartitions) : grid.months;
   const rows = keys.map((key) => ({
     key,
     cells: graph.get(key).partitions ? months.map((month) => grid.cell(key, month)) : [grid.cell(key, '')],
@@ -114,7 +115,7 @@ function printGrid(
     console.log('');
     for (const cell of explained) {
       const label = cell.state === 'materialized' ? 'warning' : cell.state;
-      console.log(`  ${nodeId(cell.assetKey, cell.partitionKey)}  ${label}: ${cell.reason}`);
+      say(`  ${nodeId(cell.assetKey, cell.partitionKey)}  ${label}: ${cell.reason}`);
     }
   }
 }

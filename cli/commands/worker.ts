@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { PipelineConfig } from '../../assets/config.ts';
 import { redactUrl } from '../../engine/errors.ts';
-import { assetConfig } from '../asset-config.ts';
+import { assetConfig, assetSecrets } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { loadAssetGraph } from '../load-assets.ts';
 import { wholeNumber } from '../options.ts';
@@ -51,6 +51,7 @@ async function work(flags: WorkerFlags): Promise<void> {
     graph,
     database,
     configFor: (run) => assetConfig(config, run),
+    secrets: assetSecrets(config),
     redisUrl: config.redisUrl,
     prefix: config.queuePrefix,
     concurrency: flags.concurrency,

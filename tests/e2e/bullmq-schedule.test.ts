@@ -276,3 +276,48 @@ describe('a tick of the monthly schedule', () => {
     expect((next?.timestamp ?? 0) + (next?.delay ?? 0)).toBe(following.getTime());
   });
 });
+
+describe('a job on the schedule queue that the scheduler did not make', () => {
+  /** Waits for a tick job to fail; its reason. */
+  async function failedReason(tickId: string): Promise<string> {
+    await waitFor(
+      `tick job ${tickId} to fail`,
+      async () => (await scheduleQueue.getJobState(tickId)) === 'failed',
+      { timeoutMs: 30_000, detail: async () => `state ${await scheduleQueue.getJobState(tickId)}` },
+    );
+    return (await scheduleQueue.getJob(tickId))?.failedReason ?? '';
+  }
+
+  it('is rejected without a fire time (never run as "now"), once, and starts no run', async () => {
+    if (workers.length === 0) await startWorker();
+    const before = await database.sql<{ n: number }[]>`select count(*)::int as n from runs`;
+    // What a cross-site form post once added through Bull Board: an empty job.
+    const job = await scheduleQueue.add(TICK_JOB_NAME, {});
+    expect(await failedReason(String(job.id))).toBe(
+      `tick ${job.id} did not come from the job scheduler '${SCHEDULER_ID}' and carries no firedAt: not run`,
+    );
+    expect((await scheduleQueue.getJob(String(job.id)))?.attemptsMade).toBe(1);
+    expect(await runOfTick(String(job.id))).toEqual([]);
+    const after = await database.sql<{ n: number }[]>`select count(*)::int as n from runs`;
+    expect(after[0]?.n).toBe(before[0]?.n);
+  });
+
+  it('is rejected with a clear reason for a fire time out of range, or data or a name far too large', async () => {
+    if (workers.length === 0) await startWorker();
+    const ancient = await scheduleQueue.add(TICK_JOB_NAME, { firedAt: '0000-01-01T00:00:00.000Z' });
+    expect(await failedReason(String(ancient.id))).toBe(
+      `job ${TICK_JOB_NAME} carries invalid data: ✖ must be a time from 1900 to 9999\n  → at firedAt`,
+    );
+    const bulky = await scheduleQueue.add(TICK_JOB_NAME, {
+      firedAt: '2026-12-01T09:00:00.000Z',
+      padding: 'x'.repeat(100_000),
+    } as TickJobData);
+    expect(await failedReason(String(bulky.id))).toMatch(
+      /^job monthly-asset-graph carries 1000\d\d characters of data, more than 4096$/,
+    );
+    const named = await scheduleQueue.add('y'.repeat(50_000), { firedAt: '2026-12-01T09:00:00.000Z' });
+    const reason = await failedReason(String(named.id));
+    expect(reason).toBe(`a job named '${'y'.repeat(40)}…' (50000 characters) is not the pipeline's`);
+    for (const job of [ancient, bulky, named]) expect(await runOfTick(String(job.id))).toEqual([]);
+  });
+});

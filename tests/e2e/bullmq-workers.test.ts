@@ -517,6 +517,40 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
   );
 
   it(
+    "a failed job's reason and stack traces (Bull Board's job view) name no absolute path of this machine",
+    async () => {
+      await startWorker({ TOY_FAIL: 'left[2024-09]', TOY_INPUT_ERROR: 'right[2024-09]' });
+      const result = await materialize(['left,right', '--partition', '2024-09', '--upstream', 'missing']);
+      expect(result.code).toBe(1);
+      const runId = runIdOf(result.stdout);
+      const retried = await failedJob(runId, 'left[2024-09]'); // a retryable error, then the last try
+      const input = await failedJob(runId, 'right[2024-09]'); // an input error, not retried
+      expect(retried.stacktrace).toHaveLength(2);
+      expect(input.stacktrace).toHaveLength(1);
+      expect(retried.failedReason).toBe('toy failure of left[2024-09]');
+      expect(input.failedReason).toBe('toy/right[2024-09].csv:2: value: not a number');
+      // A frame with an absolute path: `(/…/file.ts:1:2)`, `at /…:1:2`, `file:///…:1:2`.
+      const absoluteFrame = /(?:^|[\s(])(?:file:\/\/)?\/[^\s():]+:\d+:\d+/m;
+      for (const job of [retried, input]) {
+        const stacks = job.stacktrace ?? [];
+        for (const text of [job.failedReason, ...stacks]) {
+          for (const machinePath of [REPO_ROOT, REPO_ROOT.replace(/\/$/, ''), process.cwd(), scratch]) {
+            expect(text).not.toContain(machinePath);
+          }
+          expect(text).not.toMatch(absoluteFrame);
+        }
+        // The frames are still there, relative to the project root.
+        expect(stacks.at(-1)).toMatch(/^\s+at .*\(?workers\/asset-jobs\.ts:\d+:\d+\)?$/m);
+        // So are the stacks in the job's log lines (the asset's "materialization failed" warning).
+        const { logs } = await queue.getJobLogs(job.id as string);
+        expect(logs).toContainEqual(expect.stringContaining('materialization failed'));
+        for (const line of logs) expect(line).not.toContain(REPO_ROOT);
+      }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     'a job with invalid data added by hand fails as unrecoverable, naming the invalid field',
     async () => {
       await startWorker();

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TOY_TABLES_SQL, assets as toyAssets } from '../fixtures/toy-assets.ts';
+import { launchChromium } from '../support/browser.ts';
 import { type CliChild, REPO_ROOT, startCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys, freePort, waitFor } from '../support/processes.ts';
@@ -22,16 +23,6 @@ const TOY_KEYS = toyAssets.map((asset) => asset.key).sort();
 const PREFIX = `test-dashboard-${randomUUID()}`;
 /** Screenshots for a human to look at; git-ignored. */
 const ARTIFACTS = join(REPO_ROOT, 'tests/artifacts/dashboard');
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
 /** The node that fails while FAIL_FILE exists (the toy assets' TOY_FAIL_WHILE toggle). */
 const FAILING_PARTITION = '2025-02';
@@ -72,7 +63,7 @@ beforeAll(async () => {
   await dashboard.waitForStdout(new RegExp(`^dashboard on http://127\\.0\\.0\\.1:${port} `, 'm'));
   await worker.waitForStdout(/^worker ready: 7 assets/m);
   baseUrl = `http://127.0.0.1:${port}`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await launchChromium();
 });
 
 afterEach(async () => {

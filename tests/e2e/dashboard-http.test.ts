@@ -1,11 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDashboard, type DashboardOptions, listen } from '../../dashboard/server.ts';
 import { type Database, openDatabase } from '../../engine/database.ts';
 import { AssetGraph } from '../../engine/graph.ts';
 import { planRun } from '../../engine/plan.ts';
@@ -14,6 +12,7 @@ import { connectRedis } from '../../queues/connection.ts';
 import { openQueues, type PipelineQueues } from '../../queues/queues.ts';
 import { assets as toyAssets } from '../fixtures/toy-assets.ts';
 import { type CliChild, REPO_ROOT, startCli } from '../support/cli.ts';
+import { dashboardServers, sameOrigin } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys, freePort } from '../support/processes.ts';
 import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
@@ -49,33 +48,16 @@ let store: RunStore;
 /** A run of the toy graph (joined[2025-03] and its upstream), for the run routes. */
 let seededRunId: string;
 
-type Served = { url: string; close: () => Promise<void> };
-const servers: Served[] = [];
 const processes: CliChild[] = [];
-
+const dashboards = dashboardServers(() => ({
+  graph,
+  database,
+  config: { landingDir: '', exportDir: '', allowBadRows: 0 },
+  queues,
+  readOnly: false,
+}));
 /** The dashboard in-process on a free loopback port. */
-async function serve(options: Partial<DashboardOptions> = {}): Promise<Served> {
-  const app = createDashboard({
-    graph,
-    database,
-    config: { landingDir: '', exportDir: '', allowBadRows: 0 },
-    queues,
-    readOnly: false,
-    ...options,
-  });
-  const server: Server = await listen(app, 0, '127.0.0.1');
-  const address = server.address();
-  if (!address || typeof address === 'string') throw new Error('no address');
-  const served = {
-    url: `http://127.0.0.1:${address.port}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  servers.push(served);
-  return served;
-}
+const serve = dashboards.serve;
 
 beforeAll(async () => {
   testDatabase = await createTestDatabase();
@@ -95,7 +77,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((served) => served.close()));
+  await dashboards.closeAll();
   await Promise.all(processes.splice(0).map((process_) => process_.stop(20_000)));
 });
 
@@ -140,7 +122,7 @@ function postMaterialize(
   return fetch(`${base}/materialize`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...sameOrigin(base), ...headers },
     body: new URLSearchParams(fields).toString(),
   });
 }
@@ -210,10 +192,14 @@ function nonLoopbackIPv4(): string | undefined {
 
 describe('basic auth', () => {
   it('answers 401 with a challenge on every route without credentials or with wrong ones', async () => {
-    const { url } = await serve({ auth: { user: USER, password: DASHBOARD_PASSWORD } });
+    // More failed attempts than the default limit allows: this test is about the 401s.
+    const { url } = await serve({
+      auth: { user: USER, password: DASHBOARD_PASSWORD },
+      authLimit: { attempts: 1_000, windowMs: 60_000 },
+    });
     const before = await runCount();
     for (const { method, path } of routes()) {
-      for (const headers of [{}, { authorization: WRONG_AUTH }] as Record<string, string>[]) {
+      for (const headers of [sameOrigin(url), { ...sameOrigin(url), authorization: WRONG_AUTH }]) {
         const response = await fetch(`${url}${path}`, { method, headers, redirect: 'manual' });
         expect(response.status, `${method} ${path}`).toBe(401);
         expect(response.headers.get('www-authenticate'), `${method} ${path}`).toBe(
@@ -422,13 +408,19 @@ describe('read-only mode', () => {
         '/queues/api/queues/assets/pause',
       ];
       for (const path of refused) {
-        const response = await fetch(`${readOnly.url}${path}`, { method: 'PUT' });
+        const response = await fetch(`${readOnly.url}${path}`, {
+          method: 'PUT',
+          headers: sameOrigin(readOnly.url),
+        });
         expect(response.status, path).toBe(405);
       }
       expect(await queue.getJobState(id)).toBe('failed');
 
       const writable = await serve();
-      const retried = await fetch(`${writable.url}/queues/api/queues/assets/${id}/retry`, { method: 'PUT' });
+      const retried = await fetch(`${writable.url}/queues/api/queues/assets/${id}/retry`, {
+        method: 'PUT',
+        headers: sameOrigin(writable.url),
+      });
       expect(retried.status).toBe(204);
       expect(await queue.getJobState(id)).toBe('waiting');
     } finally {
@@ -465,7 +457,11 @@ function postAction(base: string, runId: string, action: string, token?: string,
   return fetch(`${base}/runs/${runId}/${action}`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...sameOrigin(base),
+      ...(cookie ? { cookie } : {}),
+    },
     body: new URLSearchParams(token ? { _csrf: token } : {}).toString(),
   });
 }

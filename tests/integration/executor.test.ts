@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AssetCheck,
@@ -214,6 +215,88 @@ describe('in-process execution', () => {
     expect(last.get('solo')).toMatchObject({ runId, partitionKey: '2026-10', metadata: { rowCount: 1 } });
     const listed = await history.listRuns(1);
     expect(listed[0]).toMatchObject({ id: runId, nodeCounts: { succeeded: 1 } });
+  });
+});
+
+describe('failures no retry can fix: SQLSTATE classes 53 and 54', () => {
+  /** An asset whose statement fails with a real PostgreSQL error; tried up to 3 times if retryable. */
+  const failing = (key: string, statement: string) =>
+    asset(key, { retry: { attempts: 3, backoffMs: 1 } }, async (ctx) => {
+      await ctx.sql.unsafe(statement);
+    });
+  const raise = (code: string) =>
+    `do $$ begin raise exception 'server says %', '${code}' using errcode = '${code}'; end $$`;
+
+  it.each([
+    ['53200 out of memory', raise('53200')],
+    ['53100 disk full', raise('53100')],
+    // A real program limit, not a raised one: repeat() refuses a result over 1 GB.
+    ['54000 program limit exceeded', "select repeat('x', 1100000000)"],
+    ['54001 statement too complex', raise('54001')],
+  ])('%s fails at the first attempt', async (_what, statement) => {
+    const { detail, events } = await run([failing('limited', statement)], ['limited']);
+    expect(detail?.nodes[0]).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(events.filter((e) => e.type === 'retrying')).toEqual([]);
+  });
+
+  it.each([
+    ['53300 too many connections (the other clients of the moment)', raise('53300')],
+    ['40P01 deadlock', raise('40P01')],
+  ])('%s is still retried', async (_what, statement) => {
+    const { detail, events } = await run([failing('transient', statement)], ['transient']);
+    expect(detail?.nodes[0]).toMatchObject({ status: 'failed', attempts: 3 });
+    expect(events.filter((e) => e.type === 'retrying')).toHaveLength(2);
+  });
+});
+
+describe('secrets the caller names are stored and shown nowhere', () => {
+  const SECRET = 'SUPERSECRET-42';
+  const leakyFail = asset('leaky_fail', {}, () => {
+    throw new Error(`the server refused token ${SECRET}`, { cause: new Error(`key=${SECRET}`) });
+  });
+  const leakyOk = defineAsset({
+    key: 'leaky_ok',
+    group: 'test',
+    description: 'reports a secret in its metadata and a check message',
+    checks: [
+      {
+        name: 'says_too_much',
+        severity: 'warn',
+        run: async () => ({ passed: false, message: `sent ${SECRET}`, metadata: { echoed: SECRET } }),
+      },
+    ],
+    materialize: async () => ({ rowCount: 1, request: `/query?apikey=${encodeURIComponent(SECRET)}` }),
+  });
+
+  async function everything(secrets: readonly string[] | undefined) {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const graph = new AssetGraph([leakyFail, leakyOk]);
+    const { runId, events } = await runInProcess({
+      database,
+      graph,
+      selection: ['leaky_fail', 'leaky_ok'],
+      config: {},
+      logger,
+      secrets,
+    });
+    const [row] = await database.sql<{ text: string }[]>`
+      select concat_ws(' ', (select json_agg(t)::text from runs t where t.id = ${runId}),
+        (select json_agg(t)::text from run_nodes t where t.run_id = ${runId}),
+        (select json_agg(t)::text from node_attempts t where t.run_id = ${runId}),
+        (select json_agg(t)::text from materializations t where t.run_id = ${runId}),
+        (select json_agg(t)::text from check_results t where t.run_id = ${runId})) as text`;
+    return `${row?.text} ${JSON.stringify(events)} ${lines.join('')}`;
+  }
+
+  it('the node runner replaces them with **** in errors, stacks, metadata, checks, events and logs', async () => {
+    const said = await everything([SECRET, 'demo']);
+    expect(said).toContain('the server refused token ****');
+    expect(said).toContain('sent ****');
+    expect(said).toContain('/query?apikey=****');
+    expect(said).not.toContain(SECRET);
+    // Without them, the same run stores the secret: the look above looked at the right places.
+    expect(await everything(undefined)).toContain(SECRET);
   });
 });
 

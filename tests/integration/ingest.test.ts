@@ -1,8 +1,10 @@
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PipelineConfig } from '../../assets/config.ts';
 import { assets } from '../../assets/index.ts';
+import { landingFileSource, monthlyLandingSource } from '../../assets/ingest/landing-source.ts';
 import { AssetGraph } from '../../engine/graph.ts';
 import { partitionKeys } from '../../engine/plan.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -44,7 +46,13 @@ afterAll(async () => {
 
 async function materialize(
   selection: string[],
-  options: { from?: string; to?: string; landingDir?: string; allowBadRows?: number } = {},
+  options: {
+    from?: string;
+    to?: string;
+    landingDir?: string;
+    allowBadRows?: number;
+    maxRecordBytes?: number;
+  } = {},
 ) {
   const {
     runId,
@@ -59,6 +67,7 @@ async function materialize(
       landingDir: options.landingDir ?? FIXTURE_LANDING,
       exportDir: '/tmp',
       allowBadRows: options.allowBadRows ?? 0,
+      maxRecordBytes: options.maxRecordBytes,
     },
   });
   const detail = recorded;
@@ -74,11 +83,12 @@ async function materialize(
 }
 
 /** Loads one asset (for MONTH when partitioned) from a landing zone. */
-function load(asset: IngestAsset, landingDir: string, allowBadRows = 0) {
+function load(asset: IngestAsset, landingDir: string, allowBadRows = 0, maxRecordBytes?: number) {
   return materialize([asset], {
     from: asset === 'channels' ? undefined : MONTH,
     landingDir,
     allowBadRows,
+    maxRecordBytes,
   });
 }
 
@@ -791,6 +801,149 @@ describe('bad input is rejected with file:line: column: reason and nothing chang
     );
     expect(lines.slice(21)).toEqual([`  … and ${total - 20} more`]);
     expect(await tableChecksums(database.sql)).toEqual(before);
+  });
+});
+
+describe('a record longer than PIPELINE_MAX_RECORD_BYTES is rejected in the stream', () => {
+  const tooLong = (file: string, line: number, limit: number) =>
+    `${summary(file, 1)}\n  ${file}:${line}: row: record longer than ${limit} bytes (PIPELINE_MAX_RECORD_BYTES)`;
+
+  it.each([
+    ['a header, then 5 MB without a line break (default limit, 1 MiB)', undefined],
+    ['the same with a limit of 4 KiB', 4096],
+  ])('traffic: %s', async (_what, limit) => {
+    const dir = landingCopy();
+    const path = join(dir, TRAFFIC_FILE);
+    const header = readFileSync(path, 'utf8').split('\r\n')[0];
+    writeFileSync(path, Buffer.concat([Buffer.from(`${header}\r\n`), Buffer.alloc(5 * 1024 * 1024, 'x')]));
+    const before = await tableChecksums(database.sql);
+    const node = (await load('traffic', dir, 0, limit)).node('traffic', MONTH);
+    expect(node).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: tooLong(TRAFFIC_FILE, 2, limit ?? 1_048_576),
+    });
+    expect(await tableChecksums(database.sql)).toEqual(before);
+  });
+
+  it('the longest record of a file passes at exactly the limit and fails one byte below (CRLF not counted)', async () => {
+    const dir = landingCopy();
+    const lines = readFileSync(join(dir, TRAFFIC_FILE), 'utf8').split('\r\n').slice(1);
+    const longest = Math.max(...lines.map((line) => Buffer.byteLength(line)));
+    const line = lines.findIndex((text) => Buffer.byteLength(text) === longest) + 2;
+    const before = await tableChecksums(database.sql);
+    const below = (await load('traffic', dir, 0, longest - 1)).node('traffic', MONTH);
+    expect(below).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: tooLong(TRAFFIC_FILE, line, longest - 1),
+    });
+    expect(await tableChecksums(database.sql)).toEqual(before);
+    expect((await load('traffic', dir, 0, longest)).node('traffic', MONTH).status).toBe('succeeded');
+  });
+
+  it('a quoted record spanning lines counts as one, named by the line it starts on (validated path)', async () => {
+    const dir = landingCopy();
+    editFile(dir, CUSTOMERS_FILE, (lines) =>
+      setField(lines, 4, 'customer_name', `"${'Name\n'.repeat(300)}"`),
+    );
+    const before = await tableChecksums(database.sql);
+    const node = (await load('customer_snapshots', dir, 0, 1000)).node('customer_snapshots', MONTH);
+    expect(node).toMatchObject({ status: 'failed', attempts: 1, error: tooLong(CUSTOMERS_FILE, 4, 1000) });
+    expect(await tableChecksums(database.sql)).toEqual(before);
+  });
+});
+
+describe('landing files that are links, and huge header names', () => {
+  const OUTSIDE_CONTENT = 'root:x:0:0:root:/root:/bin/bash\n';
+  /** A file outside the landing zone, with content no error may show. */
+  function outsideFile(): string {
+    const dir = landingCopy();
+    const path = join(dir, 'secret.txt');
+    writeFileSync(path, OUTSIDE_CONTENT);
+    return path;
+  }
+
+  it.each([
+    ['channels', CHANNELS_FILE],
+    ['customer_snapshots', CUSTOMERS_FILE],
+    ['traffic', TRAFFIC_FILE],
+  ] as const)(
+    '%s: a link to a file outside the landing zone is refused before it is opened',
+    async (asset, file) => {
+      const dir = landingCopy();
+      rmSync(join(dir, file));
+      symlinkSync(outsideFile(), join(dir, file));
+      const before = await tableChecksums(database.sql);
+      const node = (await load(asset, dir)).node(asset, asset === 'channels' ? '' : MONTH);
+      expect(node).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        error: `${file} is a link outside the landing zone`,
+      });
+      expect(`${node.error} ${node.errorCause}`).not.toContain('root:x');
+      expect(await tableChecksums(database.sql)).toEqual(before);
+    },
+  );
+
+  it('a link to /etc/passwd, and a folder that is a link outside, are refused the same way', async () => {
+    const dir = landingCopy();
+    rmSync(join(dir, CHANNELS_FILE));
+    symlinkSync('/etc/passwd', join(dir, CHANNELS_FILE));
+    const channels = (await load('channels', dir)).node('channels');
+    expect(channels.error).toBe('channels.csv is a link outside the landing zone');
+    const elsewhere = landingCopy();
+    rmSync(join(dir, 'traffic'), { recursive: true });
+    symlinkSync(join(elsewhere, 'traffic'), join(dir, 'traffic'));
+    const traffic = (await load('traffic', dir)).node('traffic', MONTH);
+    expect(traffic).toMatchObject({
+      status: 'failed',
+      error: `${TRAFFIC_FILE} is a link outside the landing zone`,
+    });
+  });
+
+  it('a link within the landing zone loads like the file it points to', async () => {
+    const dir = landingCopy();
+    mkdirSync(join(dir, 'delivered'));
+    renameSync(join(dir, CHANNELS_FILE), join(dir, 'delivered', 'channels-v2.csv'));
+    symlinkSync('delivered/channels-v2.csv', join(dir, CHANNELS_FILE));
+    const before = await tableChecksums(database.sql);
+    expect((await load('channels', dir)).node('channels').status).toBe('succeeded');
+    expect((await tableChecksums(database.sql)).channels).toBe(before.channels);
+  });
+
+  it('the state look (observe, sha256) sees a link outside without reading its target', async () => {
+    const dir = landingCopy();
+    const target = outsideFile();
+    for (const file of [CHANNELS_FILE, TRAFFIC_FILE]) {
+      rmSync(join(dir, file));
+      symlinkSync(target, join(dir, file));
+    }
+    const config = { landingDir: dir, exportDir: '/tmp', allowBadRows: 0 };
+    const targetSha = createHash('sha256').update(OUTSIDE_CONTENT).digest('hex');
+    const channels = landingFileSource(CHANNELS_FILE);
+    const observed = (await channels.observe(config)).get('');
+    expect(observed).toMatchObject({ name: CHANNELS_FILE, fingerprint: expect.stringMatching(/^outside:/) });
+    expect(await channels.sha256(config, '')).not.toBe(targetSha);
+    const traffic = monthlyLandingSource('traffic');
+    expect((await traffic.observe(config)).get(MONTH)?.fingerprint).toMatch(/^outside:/);
+    expect(await traffic.sha256(config, MONTH)).not.toBe(targetSha);
+    // A file within the zone is hashed as before.
+    expect(await traffic.sha256(config, '2026-09')).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(dir, 'traffic/2026-09.csv')))
+        .digest('hex'),
+    );
+  });
+
+  it('an unknown header name is quoted to 64 characters: a huge header line is not echoed', async () => {
+    const dir = landingCopy();
+    const huge = `discount${'x'.repeat(20_000)}`;
+    editFile(dir, TRAFFIC_FILE, (lines) => mapLines(lines, (line, i) => `${line},${i === 0 ? huge : '0'}`));
+    const node = (await load('traffic', dir)).node('traffic', MONTH);
+    expect(node).toMatchObject({ status: 'failed', attempts: 1 });
+    expectProblems(node.error ?? '', TRAFFIC_FILE, [[1, `${huge.slice(0, 64)}…`, 'unknown column']]);
+    expect((node.error ?? '').length).toBeLessThan(300);
   });
 });
 

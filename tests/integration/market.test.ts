@@ -23,6 +23,7 @@ import { type Azurite, DEV_ACCOUNT_KEY, startAzurite } from '../support/azurite.
 import { REPO_ROOT, runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import {
+  echoing,
   type FakeAlphaVantage,
   generatedSeries,
   INVALID_CALL,
@@ -131,7 +132,7 @@ async function materialize(
   return { status: run.result.status, nodes, events: run.events, logs: logs.text(), runId: run.runId };
 }
 
-/** Everything stored or said about a run: run and node rows, materializations, events and logs. */
+/** Everything stored or said about a run: run, node, attempt and check rows, materializations, events and logs. */
 async function everythingSaidAbout(run: {
   runId: string;
   events: RunEvent[];
@@ -139,7 +140,9 @@ async function everythingSaidAbout(run: {
 }): Promise<string> {
   const stored = await database.sql`
     select r.error as run_error, n.error, n.error_cause, n.metadata::text as metadata,
-      (select json_agg(m.metadata)::text from materializations m where m.run_id = r.id) as materializations
+      (select json_agg(m.metadata)::text from materializations m where m.run_id = r.id) as materializations,
+      (select json_agg(a)::text from node_attempts a where a.run_id = r.id) as attempts,
+      (select json_agg(c)::text from check_results c where c.run_id = r.id) as checks
     from runs r join run_nodes n on n.run_id = r.id where r.id = ${run.runId}`;
   return JSON.stringify(stored) + JSON.stringify(run.events) + run.logs;
 }
@@ -148,6 +151,16 @@ async function expectKeyNeverShown(run: { runId: string; events: RunEvent[]; log
   const said = await everythingSaidAbout(run);
   expect(said.length).toBeGreaterThan(0);
   expect(said).not.toContain(API_KEY);
+}
+
+/** Every row of the engine's tables, as text: what the run page, `pipeline run` and Bull Board read. */
+async function everyEngineRow(): Promise<string> {
+  const [row] = await database.sql<{ text: string }[]>`
+    select concat_ws(' ',
+      (select json_agg(t)::text from runs t), (select json_agg(t)::text from run_nodes t),
+      (select json_agg(t)::text from node_attempts t), (select json_agg(t)::text from materializations t),
+      (select json_agg(t)::text from check_results t)) as text`;
+  return row?.text ?? '';
 }
 
 const pricesPerSymbol = () =>
@@ -526,6 +539,66 @@ describe('API error payloads, timeouts and non-JSON answers', () => {
   });
 });
 
+describe('the key in answers that echo the request, and in the endpoint URL', () => {
+  const QUERY = '/query?function=TIME_SERIES_DAILY&symbol=AAA&outputsize=full&datatype=json&apikey=';
+
+  it.each([
+    ['Error Message', `Alpha Vantage rejected AAA: ${echoing('Error Message', `${QUERY}****`)}`],
+    ['Information', `Alpha Vantage rejected AAA: ${echoing('Information', `${QUERY}****`)}`],
+  ] as const)('an echoing %s fails for good with the key replaced by ****', async (payload, error) => {
+    fake.behave('AAA', { kind: 'echo', payload });
+    const run = await materialize(['stock_prices'], marketConfig(), quickRetries(3));
+    expect(run.nodes.stock_prices).toMatchObject({ status: 'failed', attempts: 1, error });
+    expect(fake.requestsFor('AAA')[0]?.params.apikey).toBe(API_KEY); // the key was sent, and echoed
+    await expectKeyNeverShown(run);
+    expect(await everyEngineRow()).not.toContain(API_KEY);
+  });
+
+  it('an echoing rate-limit Note that never lifts fails retryably with the key replaced', async () => {
+    fake.behave('AAA', { kind: 'echo', payload: 'Note' });
+    const run = await materialize(
+      ['stock_prices'],
+      marketConfig({ rateLimitTries: 2, rateLimitBackoffMs: 1 }),
+      quickRetries(2),
+    );
+    expect(run.nodes.stock_prices).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: `Alpha Vantage kept rate-limiting AAA after 2 tries: ${echoing('Note', `${QUERY}****`)}`,
+    });
+    await expectKeyNeverShown(run);
+  });
+
+  it('a short key (the public `demo`) is no secret and is left as the server wrote it', async () => {
+    const demo = await startFakeAlphaVantage({ apiKey: 'demo' });
+    try {
+      demo.behave('AAA', { kind: 'echo', payload: 'Error Message' });
+      const failure = await fetchDailySeries('AAA', { url: demo.url, apiKey: 'demo' }).catch(
+        (e: unknown) => e,
+      );
+      expect((failure as Error).message).toBe(
+        `Alpha Vantage rejected AAA: ${echoing('Error Message', `${QUERY}demo`)}`,
+      );
+    } finally {
+      await demo.close();
+    }
+  });
+
+  it('an endpoint URL with a user name and password fails before any request, naming neither', async () => {
+    const url = fake.url.replace('http://', 'http://user:hunter2-secret@');
+    const run = await materialize(['stock_prices'], marketConfig({ url }), quickRetries(3));
+    expect(run.nodes.stock_prices).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error:
+        'ALPHA_VANTAGE_URL must not carry a user name or password: the key goes in ALPHA_VANTAGE_API_KEY',
+    });
+    expect(fake.requests).toEqual([]);
+    const said = await everythingSaidAbout(run);
+    for (const secret of [API_KEY, 'hunter2-secret']) expect(said).not.toContain(secret);
+  });
+});
+
 describe('fetchDailySeries', () => {
   const options = { apiKey: API_KEY };
 
@@ -795,6 +868,39 @@ describe('pipeline materialize group:market --in-process (the CLI, LOG_LEVEL=deb
     expect(result.stderr).toContain('materialization failed'); // the warn log with the error
     expect(result.stdout + result.stderr).not.toContain(API_KEY);
     expect(fake.requestsFor('NOPE')).toHaveLength(1);
+  });
+
+  it('answers that echo the request (Error Message, Information): the key is in no output, row or log', async () => {
+    fake.behave('AAA', { kind: 'echo', payload: 'Error Message' });
+    fake.behave('BBB', { kind: 'echo', payload: 'Information' });
+    for (const symbols of ['AAA', 'BBB']) {
+      const result = await runCli(['materialize', 'stock_prices', '--in-process'], {
+        env: env(join(scratch, `cli-echo-${symbols}`), symbols),
+      });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(`✗ stock_prices`);
+      expect(result.stdout).toContain('apikey=****');
+      expect(result.stderr).toContain('materialization failed'); // the warn log with the error
+      expect(result.stdout + result.stderr).not.toContain(API_KEY);
+      expect(fake.requestsFor(symbols)[0]?.params.apikey).toBe(API_KEY);
+    }
+    const stored = await everyEngineRow();
+    expect(stored).toContain('apikey=****'); // the rows were looked at
+    expect(stored).not.toContain(API_KEY);
+  });
+
+  it('ALPHA_VANTAGE_URL with user info is a configuration error: one line, no request, nothing shown', async () => {
+    const url = fake.url.replace('http://', 'http://user:hunter2-secret@');
+    const result = await runCli(['materialize', 'stock_prices', '--in-process'], {
+      env: { ...env(join(scratch, 'cli-userinfo')), ALPHA_VANTAGE_URL: url },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      'pipeline: invalid environment: ALPHA_VANTAGE_URL must not carry a user name or password: the key goes in ALPHA_VANTAGE_API_KEY\n',
+    );
+    expect(fake.requests).toEqual([]);
+    expect(await everyEngineRow()).toBe('');
   });
 });
 

@@ -24,13 +24,17 @@ export async function dropDatabase(name: string): Promise<void> {
   );
 }
 
-/** A fresh, migrated database of this test's own (a clone of the run's template). */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const template = databaseName(inject('templateDatabaseUrl'));
-  const name = uniqueDatabaseName();
+/** A new database `name` holding what `template` holds (nobody may be connected to `template`). */
+export async function cloneDatabase(template: string, name: string): Promise<void> {
   await withAdmin((admin) =>
     admin.sql.unsafe(`create database ${quoteIdentifier(name)} template ${quoteIdentifier(template)}`),
   );
+}
+
+/** A fresh, migrated database of this test's own (a clone of the run's template). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = uniqueDatabaseName();
+  await cloneDatabase(databaseName(inject('templateDatabaseUrl')), name);
   const database = await openDatabase(withDatabase(serverUrl(), name), { max: 10 });
   return {
     ...database,

@@ -37,7 +37,12 @@ export type FakeBehaviour =
   /** An HTML 502 page from a proxy in front of the API. */
   | { kind: 'bad-gateway'; times?: number }
   /** A proxy's plain-text refusal that echoes the request line, query string (and key) included. */
-  | { kind: 'proxy-echo'; times?: number };
+  | { kind: 'proxy-echo'; times?: number }
+  /**
+   * The API's JSON answer whose text echoes the request, query string (and key) included: an
+   * `Error Message`, a premium-only `Information` (both permanent) or a rate-limit `Note`.
+   */
+  | { kind: 'echo'; payload: 'Error Message' | 'Information' | 'Note'; times?: number };
 
 export type RecordedRequest = {
   method: string;
@@ -72,6 +77,14 @@ export const MISSING_KEY =
   'the parameter apikey is invalid or missing. Please claim your free API key on (https://www.alphavantage.co/support/#api-key). It should take less than 20 seconds.';
 export const BAD_GATEWAY_PAGE =
   '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+
+/** What an `echo` answer says: the usual text of its payload, quoting the request it answers. */
+export function echoing(payload: 'Error Message' | 'Information' | 'Note', request: string): string {
+  if (payload === 'Error Message')
+    return `Invalid API call: ${request}. Please retry or visit the documentation.`;
+  if (payload === 'Information') return `${PREMIUM_INFORMATION} (request: ${request})`;
+  return `${RATE_LIMIT_NOTE} (request: ${request})`;
+}
 
 /**
  * The tiny series the market tests compute by hand: three symbols, five trading days from
@@ -247,6 +260,9 @@ export async function startFakeAlphaVantage(
       case 'proxy-echo':
         response.writeHead(403, { 'content-type': 'text/plain' });
         response.end(`Forbidden by policy: ${request.method} ${request.url}\n`);
+        return;
+      case 'echo':
+        json(response, { [behaviour.payload]: echoing(behaviour.payload, request.url ?? '') });
         return;
     }
   };

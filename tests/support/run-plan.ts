@@ -28,6 +28,8 @@ export async function runInProcess<Config>(options: {
   concurrency?: number;
   /** Where the assets' logs go; silent by default. */
   logger?: Logger;
+  /** Values the node runner must never store or show (the CLI passes the API keys of its config). */
+  secrets?: readonly string[];
 }) {
   const store = new RunStore(options.database.sql);
   const plan = planRun(options.graph, options.selection, options.partitions);
@@ -37,6 +39,7 @@ export async function runInProcess<Config>(options: {
     store,
     graph: options.graph,
     configFor: () => options.config,
+    secrets: options.secrets,
     logger: options.logger ?? pino({ level: 'silent' }),
     concurrency: options.concurrency ?? 2,
     onEvent: (event) => events.push(event),

@@ -12,7 +12,8 @@ describe('loadConfig', () => {
     expect(config.alphaVantage.symbols).toEqual(['TWLO', 'BAND', 'EGHT']);
     expect(config.alphaVantage.start).toBe('2020-01-01');
     expect(config.azure).toBeUndefined();
-    expect(config.dashboard).toEqual({ port: 3000, auth: undefined, readOnly: false });
+    expect(config.dashboard).toEqual({ port: 3000, auth: undefined, readOnly: false, allowedHosts: [] });
+    expect(config.maxPartitions).toBe(600);
   });
 
   it('reads and normalises the variables it is given', () => {
@@ -23,16 +24,37 @@ describe('loadConfig', () => {
       DASHBOARD_USER: 'admin',
       DASHBOARD_PASSWORD: 'pw',
       DASHBOARD_READ_ONLY: '1',
+      DASHBOARD_ALLOWED_HOSTS: ' Dash.Example.com, [::1] ',
+      PIPELINE_MAX_PARTITIONS: '120',
     });
     expect(config.databaseUrl).toBe('postgresql://u:p@db:5433/x');
     expect(config.alphaVantage.symbols).toEqual(['TWLO', 'BAND']);
-    expect(config.dashboard).toEqual({ port: 8080, auth: { user: 'admin', password: 'pw' }, readOnly: true });
+    expect(config.dashboard).toEqual({
+      port: 8080,
+      auth: { user: 'admin', password: 'pw' },
+      readOnly: true,
+      allowedHosts: ['dash.example.com', '[::1]'],
+    });
+    expect(config.maxPartitions).toBe(120);
   });
 
   it('names every invalid variable at once', () => {
-    const attempt = () => loadConfig({ REDIS_URL: 'http://x', DASHBOARD_PORT: '99999', STOCK_START: '2020' });
+    const attempt = () =>
+      loadConfig({
+        REDIS_URL: 'http://x',
+        DASHBOARD_PORT: '99999',
+        STOCK_START: '2020',
+        DASHBOARD_ALLOWED_HOSTS: 'ok.example, http://bad/',
+        PIPELINE_MAX_PARTITIONS: '0',
+      });
     expect(attempt).toThrow(ConfigError);
-    for (const name of ['REDIS_URL must be a URL', 'DASHBOARD_PORT', 'STOCK_START must be a date']) {
+    for (const name of [
+      'REDIS_URL must be a URL',
+      'DASHBOARD_PORT',
+      'STOCK_START must be a date',
+      'DASHBOARD_ALLOWED_HOSTS.1 must be host names',
+      'PIPELINE_MAX_PARTITIONS',
+    ]) {
       expect(attempt).toThrow(name);
     }
   });

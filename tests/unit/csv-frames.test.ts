@@ -27,6 +27,25 @@ async function check(text: string | Buffer, fields = 3, chunkSize = 1 << 16) {
   return checker;
 }
 
+/** Streams `text` in chunks of `chunkSize` through `checker`: how many bytes it passed on, and how it failed. */
+async function streamThrough(checker: CsvFrameChecker, text: string, chunkSize: number) {
+  const bytes = Buffer.from(text);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize));
+  let passed = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      passed += chunk.length;
+      done();
+    },
+  });
+  const error = await pipeline(Readable.from(chunks), checker, sink).then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  return { checker, error, passed };
+}
+
 describe('CsvFrameChecker', () => {
   it('counts records and accepts RFC 4180 quoting, CRLF and a missing final newline', async () => {
     for (const chunkSize of [1, 2, 3, 1 << 16]) {
@@ -89,24 +108,12 @@ describe('CsvFrameChecker', () => {
 describe('CsvFrameChecker for a COPY into typed columns (onlyOnShape)', () => {
   const shapes = [digits(9), decimalShape(10, 2)];
 
-  async function run(text: string, chunkSize = 1 << 16) {
-    const bytes = Buffer.from(text);
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < bytes.length; i += chunkSize) chunks.push(bytes.subarray(i, i + chunkSize));
-    const checker = new CsvFrameChecker(2, 2, { shapes, onlyOnShape: true, total: { column: 1, scale: 2 } });
-    let passed = 0;
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        passed += chunk.length;
-        done();
-      },
-    });
-    const error = await pipeline(Readable.from(chunks), checker, sink).then(
-      () => undefined,
-      (failure: unknown) => failure,
+  const run = (text: string, chunkSize = 1 << 16) =>
+    streamThrough(
+      new CsvFrameChecker(2, 2, { shapes, onlyOnShape: true, total: { column: 1, scale: 2 } }),
+      text,
+      chunkSize,
     );
-    return { checker, error, passed };
-  }
 
   it('adds up a decimal column exactly, whatever its decimals and the chunking', async () => {
     for (const chunkSize of [1, 4, 1 << 16]) {
@@ -131,5 +138,48 @@ describe('CsvFrameChecker for a COPY into typed columns (onlyOnShape)', () => {
     }
     const last = await run('1,0.50\n2,1e3'); // off shape in the last record, without a final newline
     expect(last.error).toBeInstanceOf(NotOnShape);
+  });
+});
+
+describe('CsvFrameChecker with maxRecordBytes', () => {
+  const run = (text: string, maxRecordBytes: number, chunkSize: number) =>
+    streamThrough(new CsvFrameChecker(3, 2, { maxRecordBytes }), text, chunkSize);
+  const tooLong = (line: number, limit: number) => ({
+    line,
+    reason: `record longer than ${limit} bytes (PIPELINE_MAX_RECORD_BYTES)`,
+  });
+
+  it('passes records of exactly the limit, line breaks (LF or CRLF) not counted', async () => {
+    for (const chunkSize of [1, 3, 1 << 16]) {
+      for (const eol of ['\n', '\r\n']) {
+        const { checker, error } = await run(`aaaa,b,c${eol}1,2,3${eol}aaaa,b,c`, 8, chunkSize);
+        expect(error, `${chunkSize} ${JSON.stringify(eol)}`).toBeUndefined();
+        expect(checker.records).toBe(3);
+      }
+    }
+  });
+
+  it('reports a longer record at the line it starts on and stops: the rest is neither read nor passed on', async () => {
+    for (const chunkSize of [1, 3, 1 << 16]) {
+      // Line 3 is a 9-byte record; line 4 is broken too, but the scan never gets there.
+      const { checker, error, passed } = await run('1,2,3\naaaaa,b,c\n1,2\n', 8, chunkSize);
+      expect(error).toBeInstanceOf(Error);
+      expect(checker.problems).toEqual([tooLong(3, 8)]);
+      expect(passed).toBeLessThanOrEqual(6 + 8); // the good line and at most the limit
+    }
+  });
+
+  it('counts a quoted record over several lines as one, named by its first line', async () => {
+    for (const chunkSize of [1, 4, 1 << 16]) {
+      const { checker } = await run(`1,2,3\n"${'x\n'.repeat(10)}",b,c\n`, 16, chunkSize);
+      expect(checker.problems).toEqual([tooLong(3, 16)]);
+    }
+  });
+
+  it('stops inside a record that never ends, after about the limit, not at the end of the input', async () => {
+    const { checker, error, passed } = await run(`1,2,3\n${'x'.repeat(1 << 20)}`, 1024, 4096);
+    expect(error).toBeInstanceOf(Error);
+    expect(checker.problems).toEqual([tooLong(3, 1024)]);
+    expect(passed).toBeLessThan(4096);
   });
 });

@@ -3,7 +3,7 @@ import type { AssetDependency } from '../../engine/asset.ts';
 import { UsageError } from '../../engine/errors.ts';
 import { AssetGraph } from '../../engine/graph.ts';
 import { nodeId } from '../../engine/node.ts';
-import { partitionKeys, planRun, type RunPlan } from '../../engine/plan.ts';
+import { DEFAULT_MAX_PARTITIONS, partitionKeys, planRun, type RunPlan } from '../../engine/plan.ts';
 import { noOpAsset } from '../support/no-op-assets.ts';
 
 const asset = (key: string, deps: AssetDependency[] = [], partitioned = false) =>
@@ -220,6 +220,16 @@ describe('planRun', () => {
     const error = usageError(() => planRun(pipeline, ['traffic'], { from: '2026-03', to: '2026-01' }));
     expect(error.message).toBe('partition range 2026-03..2026-01 is empty: it starts after it ends');
     expect(() => partitionKeys('2026-01', '2025-12')).toThrow(UsageError);
+  });
+
+  it('a range over the limit is a usage error naming it, before any month is expanded', () => {
+    expect(partitionKeys('1976-01', '2025-12')).toHaveLength(DEFAULT_MAX_PARTITIONS);
+    const error = usageError(() => planRun(pipeline, ['traffic'], { from: '0001-01', to: '9999-12' }));
+    expect(error.message).toBe(
+      'partition range 0001-01..9999-12 covers 119988 months: a run covers at most 600 (PIPELINE_MAX_PARTITIONS)',
+    );
+    expect(partitionKeys('2026-01', '2026-03', 3)).toEqual(['2026-01', '2026-02', '2026-03']);
+    expect(() => partitionKeys('2026-01', '2026-04', 3)).toThrow('covers 4 months: a run covers at most 3');
   });
 
   it('an invalid month is a usage error, even with nothing partitioned selected', () => {

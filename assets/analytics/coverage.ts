@@ -19,8 +19,10 @@ const monthList = (rows: { month: string }[]) => rows.map((row) => row.month.sli
 
 /**
  * error: the rollup this asset read is there and current for every month of its window that has
- * traffic — materialized, and after that month's traffic was last loaded. Without it an answer
- * would silently leave months out (materialize with `+asset` to bring the rollup along).
+ * traffic — materialized from the data version traffic has now (a reload of an unchanged file
+ * keeps it), or, for rollups recorded before data versions, after traffic was last loaded.
+ * Without it an answer would silently leave months out (materialize with `+asset` to bring the
+ * rollup along).
  */
 export function rollupIsCurrent(rollup: string): PartitionedCheck<PipelineConfig> {
   return rollupCurrentCheck(rollup, (ctx: PartitionedContext<PipelineConfig>) => ctx.window(rollup));
@@ -40,14 +42,21 @@ export function rollupCurrentCheck<Context extends AssetContext<PipelineConfig>>
       if (!window) return { passed: true };
       const behind = await ctx.sql<{ month: string }[]>`
         select m.month::text as month from (${monthsOf(ctx.sql, window)}) m
+        cross join lateral (select to_char(m.month, 'YYYY-MM') as partition) p
         cross join lateral (select
           exists (select 1 from traffic t where t.send_date >= m.month and t.send_date < m.month + interval '1 month')
-            as has_traffic,
-          (select max(materialized_at) from materializations
-            where asset_key = 'traffic' and partition_key = to_char(m.month, 'YYYY-MM')) as traffic_at,
-          (select max(materialized_at) from materializations
-            where asset_key = ${rollup} and partition_key = to_char(m.month, 'YYYY-MM')) as rollup_at) s
-        where (s.has_traffic and s.rollup_at is null) or s.traffic_at > s.rollup_at
+            as has_traffic) h
+        left join lateral (select data_version, materialized_at from materializations
+          where asset_key = 'traffic' and partition_key = p.partition
+          order by materialized_at desc, id desc limit 1) t on true
+        left join lateral (select inputs, materialized_at from materializations
+          where asset_key = ${rollup} and partition_key = p.partition
+          order by materialized_at desc, id desc limit 1) r on true
+        left join lateral (select i ->> 2 as version from jsonb_array_elements(r.inputs) i
+          where i ->> 0 = 'traffic' and i ->> 1 = p.partition) read on true
+        where (h.has_traffic and r.materialized_at is null)
+          or (read.version is not null and t.data_version is not null and read.version <> t.data_version)
+          or ((read.version is null or t.data_version is null) and t.materialized_at > r.materialized_at)
         order by 1`;
       return {
         passed: behind.length === 0,

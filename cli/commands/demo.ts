@@ -1,15 +1,16 @@
 import { once } from 'node:events';
-import { join } from 'node:path';
-import type { Command } from 'commander';
+import { join, relative } from 'node:path';
+import { type Command, Option } from 'commander';
 import { redactUrl } from '../../engine/errors.ts';
 import { lastCompleteMonth, monthKey } from '../../engine/months.ts';
 import { MIGRATIONS_FOLDER } from '../../schema/migrations-folder.ts';
-import { assetConfig } from '../asset-config.ts';
+import { assetConfig, assetSecrets } from '../asset-config.ts';
 import { loadConfig } from '../config.ts';
 import { wholeNumber } from '../options.ts';
 import { REPO_DATA_DIR } from '../paths.ts';
+import { say } from '../print.ts';
 
-type DemoFlags = { embedded?: boolean; port?: number };
+type DemoFlags = { embedded?: boolean; port?: number; customers: number; months: number };
 
 export function registerDemo(program: Command): void {
   program
@@ -17,11 +18,23 @@ export function registerDemo(program: Command): void {
     .description('the whole story on one machine: data, every answer, then the dashboard (Ctrl-C to stop)')
     .option('--embedded', 'run an embedded PostgreSQL under .data/ (no services needed)')
     .option('--port <n>', 'dashboard port (default DASHBOARD_PORT, 3000)', wholeNumber('port', 1, 65535))
+    // Not in --help: a smaller story, for the tests of the demo itself.
+    .addOption(
+      new Option('--customers <n>', 'customers in the landing zone')
+        .argParser(wholeNumber('customers', 1, 1_000_000))
+        .default(1_000)
+        .hideHelp(),
+    )
+    .addOption(
+      new Option('--months <n>', 'months in the landing zone')
+        .argParser(wholeNumber('months', 1, 120))
+        .default(24)
+        .hideHelp(),
+    )
     .action(demo);
 }
 
 async function demo(flags: DemoFlags): Promise<void> {
-  const say = (line: string) => console.log(line);
   const embedded = flags.embedded || !process.env.DATABASE_URL;
   const [{ startEmbeddedPostgres }, { migrateDatabase }, { openDatabase }] = await Promise.all([
     import('../embedded-postgres.ts'),
@@ -32,18 +45,27 @@ async function demo(flags: DemoFlags): Promise<void> {
   if (server) process.env.DATABASE_URL = server.url;
   try {
     const config = loadConfig();
-    say(`1/4 database: ${redactUrl(config.databaseUrl)}${server ? ' (embedded, data in .data/demo)' : ''}`);
+    say(
+      `1/4 database: ${redactUrl(config.databaseUrl)}${server ? ` (embedded, data in ${shown(server.dataDir)})` : ''}`,
+    );
     await migrateDatabase(config.databaseUrl, MIGRATIONS_FOLDER);
     const landing = join(REPO_DATA_DIR, 'demo', 'landing');
     const end = lastCompleteMonth();
-    say(`2/4 landing zone: 1 000 customers, 24 months to ${monthKey(end)} in .data/demo/landing`);
+    const { customers, months } = flags;
+    say(
+      `2/4 landing zone: ${customers.toLocaleString('en-US')} customers, ${months} months to ${monthKey(end)} in ${shown(landing)}`,
+    );
     const { generateLandingZone } = await import('../../data-generation/landing-zone.ts');
-    await generateLandingZone({ out: landing, customers: 1_000, months: 24, end, seed: 42 });
+    await generateLandingZone({ out: landing, customers, months, end, seed: 42 });
     // With both services configured the demo shows the real thing: its own workers on BullMQ.
     const onWorkers = !server && Boolean(process.env.REDIS_URL);
     const database = await openDatabase(config.databaseUrl, { max: 8 });
     try {
-      const run = await demoRun(database, { ...config, landingDir: landing }, end);
+      const run = await demoRun(
+        database,
+        { ...config, landingDir: landing },
+        { from: end - months + 1, to: end },
+      );
       // A second demo on the same .data/ finds what the first one materialized still current.
       if (run.plan.nodes.length === 0) {
         say(
@@ -68,6 +90,12 @@ async function demo(flags: DemoFlags): Promise<void> {
   }
 }
 
+/** A path as the demo shows it: relative to the repository when inside it (.data/demo/…). */
+function shown(path: string): string {
+  const inside = relative(join(REPO_DATA_DIR, '..'), path);
+  return inside.startsWith('..') ? path : inside;
+}
+
 type Database = import('../../engine/database.ts').Database;
 type CliConfig = ReturnType<typeof loadConfig>;
 
@@ -83,8 +111,12 @@ type DemoRun = {
 
 const SELECTION = '* -group:market';
 
-/** The demo's run: what of its 24 months is missing or stale (all of it, the first time). */
-async function demoRun(database: Database, config: CliConfig, end: number): Promise<DemoRun> {
+/** The demo's run: what of its months is missing or stale (all of it, the first time). */
+async function demoRun(
+  database: Database,
+  config: CliConfig,
+  months: { from: number; to: number },
+): Promise<DemoRun> {
   const [
     { loadAssetGraph },
     { selectAssets },
@@ -101,7 +133,7 @@ async function demoRun(database: Database, config: CliConfig, end: number): Prom
     import('../../engine/run-history.ts'),
   ]);
   const graph = await loadAssetGraph();
-  const range = { from: monthKey(end - 23), to: monthKey(end) };
+  const range = { from: monthKey(months.from), to: monthKey(months.to) };
   const grid = await assetState({ database, graph, config: assetConfig(config), range });
   const { plan } = planFromState(graph, grid, {
     selected: selectAssets(graph, SELECTION),
@@ -146,6 +178,7 @@ async function materializeInProcess(run: DemoRun): Promise<void> {
   const executor = new InProcessExecutor({
     ...run,
     configFor: (options) => assetConfig(run.config, options),
+    secrets: assetSecrets(run.config),
     logger: createLogger('silent'),
     concurrency: 2,
     leaseSeconds: run.config.executorLeaseSeconds,
@@ -183,6 +216,7 @@ async function materializeOnWorkers(run: DemoRun): Promise<void> {
       graph: run.graph,
       database: run.database,
       configFor: (options) => assetConfig(config, options),
+      secrets: assetSecrets(config),
       redisUrl: config.redisUrl,
       prefix: config.queuePrefix,
       concurrency: 2,
@@ -214,7 +248,10 @@ async function serveDashboard(
   port: number | undefined,
   say: (line: string) => void,
 ): Promise<void> {
-  const { createDashboard, listen } = await import('../../dashboard/server.ts');
+  const [{ createDashboard, listen }, { LOOPBACK_HOSTS }] = await Promise.all([
+    import('../../dashboard/server.ts'),
+    import('../../dashboard/request-guards.ts'),
+  ]);
   // Bull Board only with a Redis to show; the pages say how to enable it.
   const { connectQueues } = await import('../../queues/queues.ts');
   const queues = process.env.REDIS_URL
@@ -226,6 +263,8 @@ async function serveDashboard(
     config: assetConfig(run.config),
     queues,
     readOnly: false,
+    allowedHosts: [...LOOPBACK_HOSTS, ...run.config.dashboard.allowedHosts],
+    maxPartitions: run.config.maxPartitions,
   });
   const listenPort = port ?? run.config.dashboard.port;
   const server = await listen(app, listenPort, '127.0.0.1');

@@ -127,6 +127,24 @@ describe('analytics checks', () => {
     );
   });
 
+  it('the rollup must be current by data version: an unchanged file reloaded later passes, a changed one fails', async () => {
+    // A later load of traffic[2026-03] with the data version it had (the same bytes) or another one.
+    const reload = (version: string | null) => (tx: TransactionSql) =>
+      tx`insert into materializations (run_id, asset_key, partition_key, materialized_at, duration_ms, metadata, data_version)
+         select run_id, 'traffic', '2026-03', now() + interval '1 hour', 1, '{}'::jsonb, coalesce(${version}, data_version)
+         from materializations where asset_key = 'traffic' and partition_key = '2026-03'
+         order by materialized_at desc limit 1`;
+    const [loaded] = await database.sql<{ data_version: string | null }[]>`
+      select data_version from materializations where asset_key = 'traffic' and partition_key = '2026-03'`;
+    expect(loaded?.data_version).toMatch(/^[0-9a-f]{64}$/);
+    expect(await check(industryExposure, 'customer_month_revenue_current', reload(null))).toMatchObject({
+      passed: true,
+    });
+    expect(
+      await check(industryExposure, 'customer_month_revenue_current', reload('f'.repeat(64))),
+    ).toMatchObject({ passed: false, metadata: { monthsBehind: 1 } });
+  });
+
   it('window_has_traffic warns with the months of the window that have no traffic', async () => {
     expect(await check(industryExposure, 'window_has_traffic')).toMatchObject({ passed: true });
     const gap = await check(industryExposure, 'window_has_traffic', async (tx) => {

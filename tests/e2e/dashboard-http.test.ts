@@ -12,7 +12,7 @@ import { connectRedis } from '../../queues/connection.ts';
 import { openQueues, type PipelineQueues } from '../../queues/queues.ts';
 import { assets as toyAssets } from '../fixtures/toy-assets.ts';
 import { type CliChild, REPO_ROOT, startCli } from '../support/cli.ts';
-import { dashboardServers, sameOrigin } from '../support/dashboard.ts';
+import { sameOrigin, toyDashboards } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys, freePort } from '../support/processes.ts';
 import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
@@ -49,13 +49,7 @@ let store: RunStore;
 let seededRunId: string;
 
 const processes: CliChild[] = [];
-const dashboards = dashboardServers(() => ({
-  graph,
-  database,
-  config: { landingDir: '', exportDir: '', allowBadRows: 0 },
-  queues,
-  readOnly: false,
-}));
+const dashboards = toyDashboards(() => ({ database, queues }));
 /** The dashboard in-process on a free loopback port. */
 const serve = dashboards.serve;
 

@@ -4,12 +4,10 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../engine/database.ts';
-import { AssetGraph } from '../../engine/graph.ts';
 import { connectRedis } from '../../queues/connection.ts';
 import { openQueues, type PipelineQueues } from '../../queues/queues.ts';
-import { assets as toyAssets } from '../fixtures/toy-assets.ts';
 import { REPO_ROOT, runCli, startCli } from '../support/cli.ts';
-import { dashboardServers, sameOrigin } from '../support/dashboard.ts';
+import { sameOrigin, toyDashboards } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys, freePort } from '../support/processes.ts';
 import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
@@ -24,18 +22,11 @@ import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
 
 const PREFIX = `test-dashboard-safety-${randomUUID()}`;
 const TOY_ASSETS = join(REPO_ROOT, 'tests/fixtures/toy-assets.ts');
-const graph = new AssetGraph(toyAssets);
 let testDatabase: TestDatabase;
 let database: Database;
 let redis: Redis;
 let queues: PipelineQueues;
-const dashboards = dashboardServers(() => ({
-  graph,
-  database,
-  config: { landingDir: '', exportDir: '', allowBadRows: 0 },
-  queues,
-  readOnly: false,
-}));
+const dashboards = toyDashboards(() => ({ database, queues }));
 
 beforeAll(async () => {
   testDatabase = await createTestDatabase();

@@ -1,5 +1,9 @@
 import type { Server } from 'node:http';
 import { createDashboard, type DashboardOptions, listen } from '../../dashboard/server.ts';
+import type { Database } from '../../engine/database.ts';
+import { AssetGraph } from '../../engine/graph.ts';
+import type { PipelineQueues } from '../../queues/queues.ts';
+import { assets as toyAssets } from '../fixtures/toy-assets.ts';
 
 export type Served = { url: string; port: number; close: () => Promise<void> };
 
@@ -29,6 +33,17 @@ export function dashboardServers(defaults: () => DashboardOptions) {
       await Promise.all(servers.splice(0).map((served) => served.close()));
     },
   };
+}
+
+/** Dashboards of the toy graph over a test's own database and queues (no landing zone), writable. */
+export function toyDashboards(services: () => { database: Database; queues: PipelineQueues }) {
+  const graph = new AssetGraph(toyAssets);
+  return dashboardServers(() => ({
+    graph,
+    ...services(),
+    config: { landingDir: '', exportDir: '', allowBadRows: 0 },
+    readOnly: false,
+  }));
 }
 
 /** What a browser sends with a request from the dashboard's own page at `base`. */

@@ -1,9 +1,14 @@
+import type { S3Options } from './landing/s3-client.ts';
+
 /** The longest CSV record a landing file may have by default (PIPELINE_MAX_RECORD_BYTES): 1 MiB. */
 export const DEFAULT_MAX_RECORD_BYTES = 1_048_576;
 
 /** What every asset of this pipeline receives as `ctx.config`, built by the CLI or worker from the environment and flags. */
 export type PipelineConfig = Readonly<{
+  /** A folder, or `s3://BUCKET/PREFIX` (assets/landing/open-landing-zone.ts). */
   landingDir: string;
+  /** How to reach the bucket of an `s3://` landingDir; the SDK's defaults when absent. */
+  s3?: S3Options;
   exportDir: string;
   /** Bad input rows to quarantine in rejected_rows instead of failing the load (docs/contract.md §9). */
   allowBadRows: number;

@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assets } from '../assets/index.ts';
-import { fileFingerprint } from '../assets/ingest/csv-file.ts';
+import { fileFingerprint } from '../assets/landing/local-landing-zone.ts';
 import { assetState } from '../engine/asset-state.ts';
 import { openDatabase } from '../engine/database.ts';
 import { AssetGraph } from '../engine/graph.ts';

@@ -62,8 +62,12 @@ export function formatRate(perSecond: number): string {
 /** The server the benchmarks use (DATABASE_URL's, by default the local one). */
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/pipeline';
 
-/** The benchmark landing zone: 11 000 customers, 24 months to 2026-10 (≈ 10.8 M traffic rows). */
-export const BENCH_LANDING = join(REPO_ROOT, 'data', 'bench', 'landing-11000');
+/**
+ * The benchmark landing zone: 11 000 customers, 24 months to 2026-10 (≈ 10.8 M traffic rows);
+ * BENCH_LOAD_CUSTOMERS makes a smaller one (bench:load, for a quick figure).
+ */
+const BENCH_LANDING_CUSTOMERS = Number(process.env.BENCH_LOAD_CUSTOMERS ?? 11_000);
+export const BENCH_LANDING = join(REPO_ROOT, 'data', 'bench', `landing-${BENCH_LANDING_CUSTOMERS}`);
 export const BENCH_FIRST = '2024-11';
 export const BENCH_LAST = '2026-10';
 
@@ -85,13 +89,13 @@ export async function freshDatabase(name: string): Promise<string> {
 /** Generates the benchmark landing zone unless it is there already. */
 export async function ensureBenchLanding(): Promise<void> {
   if (existsSync(join(BENCH_LANDING, 'traffic', `${BENCH_LAST}.csv`))) return;
-  console.log('generating the benchmark landing zone (11 000 customers, 24 months) …');
+  console.log(`generating the benchmark landing zone (${BENCH_LANDING_CUSTOMERS} customers, 24 months) …`);
   await runPipeline([
     'generate',
     '--out',
     BENCH_LANDING,
     '--customers',
-    '11000',
+    String(BENCH_LANDING_CUSTOMERS),
     '--months',
     '24',
     '--end',

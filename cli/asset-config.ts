@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 export function assetConfig(config: Config, run: { allowBadRows?: unknown } = {}): PipelineConfig {
   return {
     landingDir: config.landingDir,
+    s3: config.s3,
     exportDir: config.exportDir,
     allowBadRows: Number(run.allowBadRows ?? 0),
     maxRecordBytes: config.maxRecordBytes,

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MAX_RECORD_BYTES } from '../assets/config.ts';
+import type { S3Options } from '../assets/landing/s3-client.ts';
+import { isS3Url, parseS3Url } from '../assets/landing/s3-location.ts';
 import { ConfigError } from '../engine/errors.ts';
 import { DEFAULT_MAX_PARTITIONS } from '../engine/plan.ts';
 
@@ -40,6 +42,13 @@ const withoutUserInfo = (value: string) => {
   }
 };
 
+/** An S3-compatible endpoint: credentials come from the AWS variables or a profile, never the URL. */
+const s3Endpoint = optionalText.pipe(
+  url(['http:', 'https:'])
+    .refine(withoutUserInfo, 'must not carry a user name or password: use the AWS credential variables')
+    .optional(),
+);
+
 const yearMonthDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
 
 const environmentSchema = z.object({
@@ -47,6 +56,10 @@ const environmentSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default(DEFAULT_REDIS_URL),
   LANDING_DIR: z.string().min(1).default('./data/landing'),
   EXPORT_DIR: z.string().min(1).default('./data/exports'),
+  AWS_ENDPOINT_URL_S3: s3Endpoint,
+  AWS_ENDPOINT_URL: s3Endpoint,
+  AWS_REGION: optionalText,
+  S3_FORCE_PATH_STYLE: flag,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('pipeline'),
   PIPELINE_EXECUTOR_LEASE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(30),
@@ -97,7 +110,10 @@ const environmentSchema = z.object({
 export type Config = Readonly<{
   databaseUrl: string;
   redisUrl: string;
+  /** A resolved folder, or `s3://BUCKET/PREFIX` as given. */
   landingDir: string;
+  /** Endpoint, path style and region for an `s3://` LANDING_DIR (and `generate --out s3://…`). */
+  s3: S3Options;
   exportDir: string;
   logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   queuePrefix: string;
@@ -137,7 +153,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
-    landingDir: resolve(e.LANDING_DIR),
+    landingDir: landingDir(e.LANDING_DIR),
+    s3: {
+      ...(e.AWS_ENDPOINT_URL_S3 || e.AWS_ENDPOINT_URL
+        ? { endpoint: e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL }
+        : {}),
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      ...(e.AWS_REGION ? { region: e.AWS_REGION } : {}),
+    },
     exportDir: resolve(e.EXPORT_DIR),
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
@@ -164,4 +187,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       allowedHosts: e.DASHBOARD_ALLOWED_HOSTS,
     },
   });
+}
+
+/** An `s3://` landing zone is kept as given (checked now, not at the first load); a folder is resolved. */
+function landingDir(value: string): string {
+  if (!isS3Url(value)) return resolve(value);
+  parseS3Url(value);
+  return value;
 }

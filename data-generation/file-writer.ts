@@ -1,21 +1,43 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 
+/** Where a landing file's bytes go: a file here, or an object being uploaded (s3-output.ts). */
+export interface Sink {
+  /** Takes `data` (which the writer reuses once this returns); false when the reader is behind. */
+  write(data: Buffer): boolean;
+  /** Settles once the reader has caught up (rejects when it failed). */
+  drained(): Promise<void>;
+  end(): void;
+}
+
+/** A new file, written synchronously: its reader is never behind. */
+export function fileSink(path: string): Sink {
+  const fd = openSync(path, 'wx');
+  return {
+    write(data) {
+      let written = 0;
+      while (written < data.length) written += writeSync(fd, data, written);
+      return true;
+    },
+    drained: () => Promise.resolve(),
+    end: () => closeSync(fd),
+  };
+}
+
 const BUFFER_SIZE = 1 << 20;
 const ROOM_PER_RECORD = 1 << 10; // flush before a record could overflow the buffer
 
 /**
- * Appends to a file through one reused 1 MiB buffer and large synchronous writes: the hot loop
- * writes bytes and digits straight into it, so memory stays flat and no garbage is made per row.
+ * Appends to a landing file through one reused 1 MiB buffer and large writes to its sink: the hot
+ * loop writes bytes and digits straight into it, so memory stays flat and no garbage is made per row.
  */
 export class FileWriter {
-  private readonly fd: number;
   private readonly buffer = Buffer.allocUnsafe(BUFFER_SIZE);
   private offset = 0;
   bytes = 0;
+  /** The sink's reader is behind: a long writer should stop and await `drained()`. */
+  backlogged = false;
 
-  constructor(path: string) {
-    this.fd = openSync(path, 'wx');
-  }
+  constructor(private readonly sink: Sink) {}
 
   /** Any text, UTF-8 encoded; long strings are written through. */
   text(value: string): void {
@@ -61,9 +83,14 @@ export class FileWriter {
     } while (rest > 0);
   }
 
+  drained(): Promise<void> {
+    this.backlogged = false;
+    return this.sink.drained();
+  }
+
   close(): void {
     this.flush();
-    closeSync(this.fd);
+    this.sink.end();
   }
 
   private flush(): void {
@@ -72,8 +99,8 @@ export class FileWriter {
   }
 
   private writeThrough(data: Buffer): void {
-    let written = 0;
-    while (written < data.length) written += writeSync(this.fd, data, written);
+    if (data.length === 0) return;
+    if (!this.sink.write(data)) this.backlogged = true;
     this.bytes += data.length;
   }
 }

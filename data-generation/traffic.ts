@@ -53,57 +53,84 @@ function planMonth(
 /**
  * Writes traffic/YYYY-MM.csv rows for the month's snapshot: by day, then customer, then channel.
  * Each month has its own random stream, so a month's file does not depend on the others.
+ * `write()` stops after a customer's rows when the writer's sink is behind (an upload) and picks
+ * up there on the next call, so the rows and their random draws come out in the same order.
  */
-export function writeTrafficMonth(
-  writer: FileWriter,
-  customers: readonly Customer[],
-  month: Month,
-  firstMonth: Month,
-  seed: number,
-): number {
-  const random = new Random(seed, 1_000 + (month - firstMonth));
-  const plans = planMonth(customers, month, firstMonth, random);
-  const [jitterLow, jitterHigh] = WORLD.priceJitter;
-  const jitterSpan = jitterHigh - jitterLow;
-  const channelDay = WORLD.channelDayProbability;
-  const prefix = monthKey(month);
-  const firstWeekday = new Date(`${prefix}-01T00:00:00Z`).getUTCDay();
-  let rows = 0;
+export class TrafficMonth {
+  rows = 0;
+  private readonly random: Random;
+  private readonly plans: MonthPlan[];
+  private readonly prefix: string;
+  private readonly firstWeekday: number;
+  private readonly days: number;
+  private day = 1;
+  private planIndex = 0;
 
-  writer.text(TRAFFIC_HEADER);
-  for (let day = 1, days = daysInMonth(month); day <= days; day++) {
-    const date = Buffer.from(`${prefix}-${day < 10 ? '0' : ''}${day}`);
-    const weekday = WEEKDAY_FACTOR[(firstWeekday + day - 1) % 7] ?? 1;
-    for (const plan of plans) {
-      if (day < plan.firstDay || random.float() >= plan.activeDayProbability) continue;
-      const { channels, expectedDaily } = plan;
-      for (let i = 0; i < channels.length; i++) {
-        if (random.float() >= channelDay) continue;
-        const channel = channels[i] as number;
-        // Noise in [0.6, 1.4): day-to-day variation around the month's expectation.
-        const interactions = Math.max(
-          1,
-          Math.round((expectedDaily[i] as number) * weekday * (0.6 + 0.8 * random.float())),
-        );
-        const cents = Math.round(
-          interactions * (PRICE_CENTS[channel] as number) * (jitterLow + jitterSpan * random.float()),
-        );
-        const euros = Math.floor(cents / 100);
-        const rest = cents - euros * 100;
-        writer.reserve();
-        writer.bytesOf(date);
-        writer.bytesOf(plan.keyFields);
-        writer.bytesOf(CHANNEL_FIELDS[channel] as Buffer);
-        writer.uint(interactions);
-        writer.byte(COMMA);
-        writer.uint(euros);
-        writer.byte(DOT);
-        if (rest < 10) writer.byte(ZERO);
-        writer.uint(rest);
-        writer.byte(NEWLINE);
-        rows++;
+  constructor(
+    private readonly writer: FileWriter,
+    customers: readonly Customer[],
+    month: Month,
+    firstMonth: Month,
+    seed: number,
+  ) {
+    this.random = new Random(seed, 1_000 + (month - firstMonth));
+    this.plans = planMonth(customers, month, firstMonth, this.random);
+    this.prefix = monthKey(month);
+    this.firstWeekday = new Date(`${this.prefix}-01T00:00:00Z`).getUTCDay();
+    this.days = daysInMonth(month);
+    writer.text(TRAFFIC_HEADER);
+  }
+
+  /** Writes on; true when the month is complete, false when it paused for the sink. */
+  write(): boolean {
+    const { writer, random, plans, prefix, days } = this;
+    const [jitterLow, jitterHigh] = WORLD.priceJitter;
+    const jitterSpan = jitterHigh - jitterLow;
+    const channelDay = WORLD.channelDayProbability;
+    let rows = this.rows;
+    for (let day = this.day; day <= days; day++) {
+      const date = Buffer.from(`${prefix}-${day < 10 ? '0' : ''}${day}`);
+      const weekday = WEEKDAY_FACTOR[(this.firstWeekday + day - 1) % 7] ?? 1;
+      for (let p = day === this.day ? this.planIndex : 0; p < plans.length; p++) {
+        if (writer.backlogged) {
+          this.day = day;
+          this.planIndex = p;
+          this.rows = rows;
+          return false;
+        }
+        const plan = plans[p] as MonthPlan;
+        if (day < plan.firstDay || random.float() >= plan.activeDayProbability) continue;
+        const { channels, expectedDaily } = plan;
+        for (let i = 0; i < channels.length; i++) {
+          if (random.float() >= channelDay) continue;
+          const channel = channels[i] as number;
+          // Noise in [0.6, 1.4): day-to-day variation around the month's expectation.
+          const interactions = Math.max(
+            1,
+            Math.round((expectedDaily[i] as number) * weekday * (0.6 + 0.8 * random.float())),
+          );
+          const cents = Math.round(
+            interactions * (PRICE_CENTS[channel] as number) * (jitterLow + jitterSpan * random.float()),
+          );
+          const euros = Math.floor(cents / 100);
+          const rest = cents - euros * 100;
+          writer.reserve();
+          writer.bytesOf(date);
+          writer.bytesOf(plan.keyFields);
+          writer.bytesOf(CHANNEL_FIELDS[channel] as Buffer);
+          writer.uint(interactions);
+          writer.byte(COMMA);
+          writer.uint(euros);
+          writer.byte(DOT);
+          if (rest < 10) writer.byte(ZERO);
+          writer.uint(rest);
+          writer.byte(NEWLINE);
+          rows++;
+        }
       }
     }
+    this.day = days + 1;
+    this.rows = rows;
+    return true;
   }
-  return rows;
 }

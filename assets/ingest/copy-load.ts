@@ -59,9 +59,9 @@ export async function loadByCopy(
 ): Promise<CopyMetadata | null> {
   const started = performance.now();
   const header = await readHeader(load);
-  // Ignored columns (traffic_id) cannot be skipped by COPY.
-  if (header.columns.some((column) => !load.shapes[column])) return null;
   try {
+    // Ignored columns (traffic_id) cannot be skipped by COPY.
+    if (header.columns.some((column) => !load.shapes[column])) return null;
     return await ctx.sql.savepoint(async (tx) => {
       await createLoadTable(tx, load.month);
       const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine, {
@@ -112,6 +112,8 @@ export async function loadByCopy(
     const code = (error as { code?: unknown }).code;
     if (typeof code === 'string' && VALIDATION_SQLSTATES.has(code)) return null;
     throw error;
+  } finally {
+    header.data.destroy(); // read to the end already, unless the fast path stopped first
   }
 }
 

@@ -1,21 +1,18 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import type { SourceRead } from '../../engine/asset.ts';
 import { InputError } from '../../engine/errors.ts';
 import { DEFAULT_MAX_RECORD_BYTES, type PipelineConfig } from '../config.ts';
-import { landingZone, outsideMessage } from './landing-path.ts';
+import type { LandingZone } from '../landing/landing-zone.ts';
+import { openLandingZone } from '../landing/open-landing-zone.ts';
 import { type Problem, rejectionError } from './problems.ts';
 
 export type CsvLayout = {
   /** The file as named in messages, relative to the landing zone (e.g. traffic/2026-10.csv). */
   file: string;
-  path: string;
-  /** The landing zone: the file may not be a link to anything outside it. */
-  landingDir: string;
+  /** Where the file is read from (a folder or a bucket). */
+  zone: LandingZone;
   /** A longer CSV record rejects the file while it streams (PIPELINE_MAX_RECORD_BYTES). */
   maxRecordBytes: number;
   /** The columns the file must have, in any order. */
@@ -29,17 +26,18 @@ export type CsvLayout = {
 export type CsvHeader = {
   /** Column names in file order; ignored columns keep their name. */
   columns: string[];
-  /** Byte offset where the data after the header starts. */
-  dataOffset: number;
   /** The physical line of the first record. */
   firstDataLine: number;
   bytes: number;
-  /** Size and modification time when the header was read. */
+  /** The file's fingerprint when it was opened (size and mtime, or size and ETag). */
   fingerprint: string;
   /** The bytes before the data (BOM and header row): the start of the file's SHA-256. */
   head: Buffer;
-  /** Where the file really is (a link within the landing zone resolved): what is read. */
-  realPath: string;
+  /**
+   * The rest of the same read, from the first byte after the header: whoever reads the header
+   * consumes or destroys it (one read of the file, one GET of an object).
+   */
+  data: Readable;
 };
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
@@ -49,41 +47,49 @@ const HEADER_PEEK = 64 * 1024;
 const NAME_SHOWN = 64;
 
 export function landingFile(
-  config: Pick<PipelineConfig, 'landingDir' | 'maxRecordBytes'>,
+  config: Pick<PipelineConfig, 'landingDir' | 's3' | 'maxRecordBytes'>,
   relative: string,
-): Pick<CsvLayout, 'file' | 'path' | 'landingDir' | 'maxRecordBytes'> {
+): Pick<CsvLayout, 'file' | 'zone' | 'maxRecordBytes'> {
   return {
     file: relative,
-    path: join(config.landingDir, relative),
-    landingDir: config.landingDir,
+    zone: openLandingZone(config),
     maxRecordBytes: config.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
   };
 }
 
 /**
- * Reads and checks the header row: a missing or empty file, a link outside the landing zone, or a
- * missing, unknown or repeated column, is an InputError naming the file (line 1) and the column.
+ * Opens the file and reads and checks its header row from the first bytes of the stream: a missing
+ * or empty file, a link outside the landing zone, or a missing, unknown or repeated column, is an
+ * InputError naming the file (line 1) and the column. The rest of the stream is `data`.
  */
 export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
-  const entry = await landingZone(layout.landingDir)(layout.file);
-  if (entry.kind === 'outside') throw new InputError(outsideMessage(layout.file));
-  if (entry.kind === 'missing') {
-    throw new InputError(`${layout.file}: file not found (expected at ${layout.path})`);
-  }
-  const { info, path: realPath } = entry;
-  const handle = await open(realPath);
-  const peek = Buffer.alloc(Math.min(HEADER_PEEK, info.size));
+  const read = await layout.zone.open(layout.file);
   try {
-    await handle.read(peek, 0, peek.length, 0);
-  } finally {
-    await handle.close();
+    const { start: peek, ended } = await readStart(read.stream, HEADER_PEEK);
+    const header = parseHeader(layout, peek.subarray(0, HEADER_PEEK), ended && peek.length <= HEADER_PEEK);
+    const dataOffset = header.newline === -1 ? peek.length : header.newline + 1;
+    return {
+      columns: header.columns,
+      firstDataLine: 2,
+      bytes: read.size,
+      fingerprint: read.fingerprint,
+      head: Buffer.from(peek.subarray(0, dataOffset)),
+      data: continued(peek.subarray(dataOffset), read.stream),
+    };
+  } catch (error) {
+    read.stream.destroy();
+    throw error;
   }
+}
+
+/** The header row of `peek` (the file's first bytes; `whole` when that is the whole file), checked. */
+function parseHeader(layout: CsvLayout, peek: Buffer, whole: boolean) {
   const start = peek.subarray(0, 3).equals(BOM) ? 3 : 0;
   const newline = peek.indexOf(10, start);
   const end = newline === -1 ? peek.length : newline;
   const text = peek.subarray(start, end).toString('utf8').replace(/\r$/, '');
   if (text.trim() === '') throw new InputError(`${layout.file}:1: header: empty file, expected a header row`);
-  if (newline === -1 && info.size > HEADER_PEEK) {
+  if (newline === -1 && !whole) {
     throw new InputError(`${layout.file}:1: header: no line break in the first ${HEADER_PEEK} bytes`);
   }
   let columns: string[];
@@ -109,30 +115,36 @@ export async function readHeader(layout: CsvLayout): Promise<CsvHeader> {
     if (!seen.has(column)) problems.push({ line: 1, column, reason: 'missing column' });
   }
   if (problems.length > 0) throw rejectionError(layout.file, problems);
-  const dataOffset = newline === -1 ? info.size : newline + 1;
-  return {
-    columns,
-    dataOffset,
-    firstDataLine: 2,
-    bytes: info.size,
-    fingerprint: fileFingerprint(info),
-    head: Buffer.from(peek.subarray(0, dataOffset)),
-    realPath,
-  };
+  return { columns, newline };
+}
+
+/**
+ * The stream's first chunks, up to the first line break or past `limit` bytes, leaving the rest
+ * in the stream; `ended` when that was all of it.
+ */
+async function readStart(stream: Readable, limit: number): Promise<{ start: Buffer; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    length += chunk.length;
+    if (chunk.includes(10) || length > limit) return { start: Buffer.concat(chunks), ended: false };
+  }
+  return { start: Buffer.concat(chunks), ended: true };
+}
+
+/** `rest` (what the header's read took past the header), then the remainder of `stream`. */
+function continued(rest: Buffer, stream: Readable): Readable {
+  async function* bytes(): AsyncGenerator<Buffer> {
+    if (rest.length > 0) yield rest;
+    yield* stream as AsyncIterable<Buffer>;
+  }
+  return Readable.from(bytes(), { objectMode: false, highWaterMark: 1 << 20 });
 }
 
 /** At most `length` characters of `text`, cut with … */
 function clip(text: string, length: number): string {
   return text.length > length ? `${text.slice(0, length)}…` : text;
-}
-
-/** A file's cheap fingerprint: it changes whenever its bytes may have. */
-export function fileFingerprint(info: { size: number; mtimeMs: number }): string {
-  return `${info.size}:${Math.trunc(info.mtimeMs)}`;
-}
-
-export function openData(header: CsvHeader) {
-  return createReadStream(header.realPath, { start: header.dataOffset, highWaterMark: 1 << 20 });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { TransactionSql } from 'postgres';
 import type { InputError } from '../../engine/errors.ts';
-import { type CsvHeader, type CsvLayout, fileHasher, openData, readHeader } from './csv-file.ts';
+import { type CsvHeader, type CsvLayout, fileHasher, readHeader } from './csv-file.ts';
 import { CsvFrameChecker } from './csv-frames.ts';
 import type { FieldShape } from './field-shapes.ts';
 import { type Problem, rejectionError } from './problems.ts';
@@ -32,21 +32,23 @@ export async function stageCsv(
   shapes: Readonly<Record<string, FieldShape>> = {},
 ): Promise<StagedFile> {
   const header = await readHeader(layout);
-  const columns = header.columns.map((name) => `"${name}"`).join(', ');
-  await tx.unsafe(
-    `create temp table ${table} (rec bigint generated always as identity primary key, ${header.columns
-      .map((name) => `"${name}" text`)
-      .join(', ')}) on commit drop`,
-  );
   const checker = new CsvFrameChecker(header.columns.length, header.firstDataLine, {
     shapes: header.columns.map((column) => shapes[column]),
     maxRecordBytes: layout.maxRecordBytes,
   });
   try {
+    const columns = header.columns.map((name) => `"${name}"`).join(', ');
+    await tx.unsafe(
+      `create temp table ${table} (rec bigint generated always as identity primary key, ${header.columns
+        .map((name) => `"${name}" text`)
+        .join(', ')}) on commit drop`,
+    );
     await copyThrough(tx, `copy ${table} (${columns}) from stdin (format csv)`, layout, header, checker);
   } catch (error) {
     if (checker.problemCount > 0) throw structuralError(layout.file, checker);
     throw error;
+  } finally {
+    header.data.destroy(); // read to the end already, unless something failed first
   }
   return {
     table,
@@ -58,7 +60,7 @@ export async function stageCsv(
 }
 
 /**
- * Streams the file's data (after the header) through `checker` into a COPY … FROM STDIN. A checker
+ * Streams the file's data (the rest of the header's read) through `checker` into a COPY … FROM STDIN. A checker
  * that fails the stream aborts the COPY (CopyFail); the timeout only guards against a connection
  * that never answers once the last byte is sent (postgres.js #1173).
  */
@@ -74,7 +76,7 @@ export async function copyThrough(
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      pipeline(openData(header), hasher.stream, checker, copy),
+      pipeline(header.data, hasher.stream, checker, copy),
       new Promise<never>((_, reject) => {
         checker.once('end', () => {
           timer = setTimeout(

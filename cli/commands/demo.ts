@@ -56,7 +56,8 @@ async function demo(flags: DemoFlags): Promise<void> {
       `2/4 landing zone: ${customers.toLocaleString('en-US')} customers, ${months} months to ${monthKey(end)} in ${shown(landing)}`,
     );
     const { generateLandingZone } = await import('../../data-generation/landing-zone.ts');
-    await generateLandingZone({ out: landing, customers, months, end, seed: 42 });
+    const { localOutput } = await import('../../data-generation/local-output.ts');
+    await generateLandingZone(localOutput(landing), { customers, months, end, seed: 42 });
     // With both services configured the demo shows the real thing: its own workers on BullMQ.
     const onWorkers = !server && Boolean(process.env.REDIS_URL);
     const database = await openDatabase(config.databaseUrl, { max: 8 });

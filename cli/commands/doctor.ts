@@ -5,7 +5,9 @@ import { loadConfig } from '../config.ts';
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .description('check that the configuration is valid and PostgreSQL and Redis answer')
+    .description(
+      'check that the configuration is valid, PostgreSQL and Redis answer and the landing zone is readable',
+    )
     .action(async () => {
       const config = loadConfig();
       const { openDatabase } = await import('../../engine/database.ts');
@@ -21,5 +23,7 @@ export function registerDoctor(program: Command): void {
       redis.disconnect();
       const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
       console.log(`redis    ok  ${redactUrl(config.redisUrl)} (Redis ${version})`);
+      const { checkLandingZone } = await import('../landing-check.ts');
+      console.log(`landing  ok  ${await checkLandingZone(config)}`);
     });
 }

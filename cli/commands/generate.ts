@@ -1,6 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
-import { Interrupted } from '../../engine/errors.ts';
+import { isS3Url } from '../../assets/landing/s3-location.ts';
+import type { LandingOutput } from '../../data-generation/landing-zone.ts';
+import { Interrupted, PipelineError } from '../../engine/errors.ts';
 import { lastCompleteMonth, monthKey, parseMonth } from '../../engine/months.ts';
 import { wholeNumber } from '../options.ts';
 
@@ -12,7 +14,10 @@ export function registerGenerate(program: Command): void {
     .description(
       'write a deterministic landing zone: channels.csv, customers/YYYY-MM.csv, traffic/YYYY-MM.csv',
     )
-    .requiredOption('--out <dir>', 'folder to write (created, or an earlier landing zone replaced)')
+    .requiredOption(
+      '--out <dir|s3://bucket/prefix>',
+      'folder to write (created, or an earlier landing zone replaced), or a bucket prefix to upload to',
+    )
     .option('--customers <n>', 'customers in the simulated CRM', wholeNumber('customers', 1, 5_000_000), 1000)
     .option('--months <n>', 'months of drops', wholeNumber('months', 1, 600), 24)
     .option('--end <YYYY-MM>', 'last month (default: the last complete month, UTC)')
@@ -35,15 +40,15 @@ async function generate(flags: GenerateFlags): Promise<void> {
         hideCursor: true,
       })
     : undefined;
+  const target = isS3Url(flags.out) ? await bucketTarget(flags.out) : await folderTarget(flags.out);
   // Ctrl-C stops between months and removes the partial output rather than dying mid-file.
   const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort(new Interrupted('generate interrupted: nothing was written'));
+  const onSignal = () => interrupt.abort(new Interrupted(`generate interrupted: ${target.leftOnFailure}`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   bar?.start(flags.months, 0, { month: monthKey(end - flags.months + 1), rows: 0 });
   try {
-    const summary = await generateLandingZone({
-      out: flags.out,
+    const summary = await generateLandingZone(target.output, {
       customers: flags.customers,
       months: flags.months,
       end,
@@ -58,10 +63,46 @@ async function generate(flags: GenerateFlags): Promise<void> {
         `(${summary.trafficRows.toLocaleString('en-US')} traffic), ${(summary.bytes / 1e6).toFixed(1)} MB ` +
         `in ${summary.seconds.toFixed(2)} s (peak RSS ${peakRssMegabytes()} MB) to ${summary.out}`,
     );
+  } catch (error) {
+    throw target.explain(error);
   } finally {
     bar?.stop();
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+type Target = {
+  output: LandingOutput;
+  /** What a failure or Ctrl-C leaves behind, for its message. */
+  leftOnFailure: string;
+  /** The error as the user should read it. */
+  explain: (error: unknown) => unknown;
+};
+
+async function folderTarget(out: string): Promise<Target> {
+  const { localOutput } = await import('../../data-generation/local-output.ts');
+  return { output: localOutput(out), leftOnFailure: 'nothing was written', explain: (error) => error };
+}
+
+/** Imported only for s3:// (the AWS SDK takes a while to load, and the folder path is benchmarked). */
+async function bucketTarget(out: string): Promise<Target> {
+  const { parseS3Url, objectUrl } = await import('../../assets/landing/s3-location.ts');
+  const { createS3Client, endpointName } = await import('../../assets/landing/s3-client.ts');
+  const { s3ServiceError } = await import('../../assets/landing/s3-errors.ts');
+  const { s3Output } = await import('../../data-generation/s3-output.ts');
+  const { loadConfig } = await import('../config.ts');
+  const location = parseS3Url(out, '--out');
+  const options = loadConfig().s3;
+  const target = { bucket: location.bucket, endpoint: endpointName(options), url: objectUrl(location, '') };
+  // Our own errors (a refused prefix, Ctrl-C) as they are; the SDK's as one line without secrets.
+  const explain = (error: unknown) =>
+    error instanceof PipelineError ? error : s3ServiceError(error, target);
+  try {
+    const output = await s3Output(createS3Client(options), location);
+    return { output, leftOnFailure: `${out} may hold part of the drop: run generate again`, explain };
+  } catch (error) {
+    throw explain(error);
   }
 }
 

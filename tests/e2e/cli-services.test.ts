@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -15,14 +18,22 @@ function expectOneCleanLine(stderr: string): string {
   return lines[0] ?? '';
 }
 
-// doctor needs a migrated database that answers: this file's own.
+// doctor needs a migrated database that answers: this file's own; and a landing zone to look at.
 let database: TestDatabase;
 let databaseUrl: string;
+const scratch = mkdtempSync(join(tmpdir(), 'pipeline-doctor-'));
+const landing = join(scratch, 'landing');
 beforeAll(async () => {
   database = await createTestDatabase();
   databaseUrl = withDatabase(serverUrl(), database.name);
+  const small = '--customers 20 --months 2 --end 2026-10'.split(' ');
+  const generated = await runCli(['generate', '--out', landing, ...small]);
+  expect(generated.code).toBe(0);
 });
-afterAll(() => database?.drop());
+afterAll(async () => {
+  await database?.drop();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 describe('unreachable services', () => {
   it('migrate names the Postgres URL with the password masked and says how to start it', async () => {
@@ -42,12 +53,41 @@ describe('unreachable services', () => {
     expect(result.stdout).toContain('postgres ok');
   });
 
-  it('doctor reports both services when they answer', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl() } });
+  it('doctor reports both services and the landing folder when they answer', async () => {
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), LANDING_DIR: landing },
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/postgres ok .*PostgreSQL \d+/);
     expect(result.stdout).toMatch(/redis +ok .*Redis \d+/);
+    expect(result.stdout).toContain(
+      `landing  ok  ${landing} (5 landing files: 2 customers, 2 traffic, channels.csv)`,
+    );
+  });
+
+  it('doctor names a missing landing folder in one line, exit 3', async () => {
+    const missing = join(scratch, 'nowhere');
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), LANDING_DIR: missing },
+    });
+    expect(result.code).toBe(3);
+    expect(expectOneCleanLine(result.stderr)).toContain(
+      `landing zone ${missing} does not exist: set LANDING_DIR, or write one with \`npx pipeline generate --out ${missing}\``,
+    );
+    expect(result.stdout).toMatch(/redis +ok/);
+  });
+
+  it('doctor says an empty landing folder holds no landing files (and passes)', async () => {
+    const empty = join(scratch, 'empty');
+    mkdirSync(empty);
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl(), LANDING_DIR: empty },
+    });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      `landing  ok  ${empty} (0 landing files: 0 customers, 0 traffic, no channels.csv)`,
+    );
   });
 
   it('a missing database says to run migrate', async () => {

@@ -91,7 +91,7 @@ export type CliChild = {
 
 export function startCli(
   args: string[],
-  options: { env?: Record<string, string | undefined> } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
 ): CliChild {
   return startProcess(PIPELINE_BIN, args, options);
 }

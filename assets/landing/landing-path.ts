@@ -35,7 +35,3 @@ export function landingZone(landingDir: string): (relative: string) => Promise<L
     return info?.isFile() ? { kind: 'file', path: real, info } : { kind: 'missing' };
   };
 }
-
-export function outsideMessage(relative: string): string {
-  return `${relative} is a link outside the landing zone`;
-}

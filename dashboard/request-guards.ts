@@ -13,8 +13,16 @@ export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * The host names a dashboard answers to: loopback's and those named (DASHBOARD_ALLOWED_HOSTS).
+ * On all interfaces without names, the names it is reached by are not known: 'any'.
+ */
+export function ownHosts(named: readonly string[], allInterfaces: boolean): readonly string[] | 'any' {
+  return allInterfaces && named.length === 0 ? 'any' : [...LOOPBACK_HOSTS, ...named];
+}
+
 /** The host name of a Host header, without its port, lower case (`[::1]:3000` → `[::1]`). */
-export function hostName(host: string): string {
+function hostName(host: string): string {
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
   return name.toLowerCase();
 }

@@ -23,7 +23,7 @@ export function registerDashboard(program: Command): void {
           `DASHBOARD_PASSWORD is ${auth.password.length} characters: on all interfaces the dashboard needs at least ${MIN_PASSWORD_LENGTH}`,
         );
       }
-      const [{ openDatabase }, { connectQueues }, { createDashboard, listen }, { LOOPBACK_HOSTS }] =
+      const [{ openDatabase }, { connectQueues }, { createDashboard, listen }, { ownHosts }] =
         await Promise.all([
           import('../../engine/database.ts'),
           import('../../queues/queues.ts'),
@@ -36,10 +36,7 @@ export function registerDashboard(program: Command): void {
       // Without credentials the dashboard (which can start runs) listens on loopback only.
       const host = auth ? '0.0.0.0' : '127.0.0.1';
       const port = flags.port ?? config.dashboard.port;
-      const named = config.dashboard.allowedHosts;
-      // On loopback only loopback's names (and those allowed) are its own; on all interfaces
-      // without a list, the names it is reached by are not known: any Host is taken.
-      const allowedHosts = !auth || named.length > 0 ? [...LOOPBACK_HOSTS, ...named] : 'any';
+      const allowedHosts = ownHosts(config.dashboard.allowedHosts, Boolean(auth));
       const app = createDashboard({
         graph,
         database,

@@ -249,7 +249,7 @@ async function serveDashboard(
   port: number | undefined,
   say: (line: string) => void,
 ): Promise<void> {
-  const [{ createDashboard, listen }, { LOOPBACK_HOSTS }] = await Promise.all([
+  const [{ createDashboard, listen }, { ownHosts }] = await Promise.all([
     import('../../dashboard/server.ts'),
     import('../../dashboard/request-guards.ts'),
   ]);
@@ -264,7 +264,7 @@ async function serveDashboard(
     config: assetConfig(run.config),
     queues,
     readOnly: false,
-    allowedHosts: [...LOOPBACK_HOSTS, ...run.config.dashboard.allowedHosts],
+    allowedHosts: ownHosts(run.config.dashboard.allowedHosts, false),
     maxPartitions: run.config.maxPartitions,
   });
   const listenPort = port ?? run.config.dashboard.port;

@@ -64,6 +64,8 @@ const environmentSchema = z.object({
   QUEUE_PREFIX: z.string().min(1).default('pipeline'),
   PIPELINE_EXECUTOR_LEASE_SECONDS: z.coerce.number().int().min(2).max(86_400).default(30),
   PIPELINE_MAX_PARTITIONS: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_PARTITIONS),
+  LANDING_SENSOR_INTERVAL: z.coerce.number().int().min(0).max(86_400).default(60),
+  LANDING_SETTLE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(10),
   ALPHA_VANTAGE_API_KEY: optionalText,
   PIPELINE_MAX_RECORD_BYTES: z.coerce
     .number()
@@ -121,6 +123,8 @@ export type Config = Readonly<{
   executorLeaseSeconds: number;
   /** The most months one run may cover. */
   maxPartitions: number;
+  /** The landing-zone sensor: seconds between ticks (0: no sensor), and how long a file must be left alone. */
+  sensor: { intervalSeconds: number; settleSeconds: number };
   /** The longest CSV record a landing file may have (a longer one rejects the file). */
   maxRecordBytes: number;
   alphaVantage: { apiKey: string | undefined; url: string; symbols: string[]; start: string };
@@ -166,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     queuePrefix: e.QUEUE_PREFIX,
     executorLeaseSeconds: e.PIPELINE_EXECUTOR_LEASE_SECONDS,
     maxPartitions: e.PIPELINE_MAX_PARTITIONS,
+    sensor: { intervalSeconds: e.LANDING_SENSOR_INTERVAL, settleSeconds: e.LANDING_SETTLE_SECONDS },
     maxRecordBytes: e.PIPELINE_MAX_RECORD_BYTES,
     alphaVantage: {
       apiKey: e.ALPHA_VANTAGE_API_KEY,

@@ -12,9 +12,9 @@ import { type Runs, withRuns } from './services.ts';
 /**
  * How `materialize` and `retry` carry a run out: in this process or on the workers, printing each
  * node as it settles and a closing summary. `launch` starts the run (a new one, or a
- * re-execution) on the executor it is given and returns its id.
+ * re-execution) on the executor it is given and returns its id (none: it started nothing).
  */
-export type Launch = (store: RunStore, executor: Executor) => Promise<string>;
+export type Launch = (store: RunStore, executor: Executor) => Promise<string | undefined>;
 
 type Execution = { config: Config; graph: AssetGraph<PipelineConfig>; launch: Launch };
 
@@ -47,6 +47,7 @@ export async function executeHere(options: Execution & { concurrency: number }):
       const started = performance.now();
       try {
         const runId = await options.launch(runs.store, executor);
+        if (runId === undefined) return;
         const status = await executor.finish(runId, interrupt.signal);
         await closeRun(runs, runId, status, performance.now() - started, interrupt.signal.aborted);
       } finally {
@@ -75,7 +76,7 @@ export async function executeOnWorkers(options: Execution & { wait: boolean }): 
     await withRuns(async (runs) => {
       const started = performance.now();
       const runId = await options.launch(runs.store, new BullMqExecutor(queues.assets, graph));
-      if (!options.wait) return;
+      if (runId === undefined || !options.wait) return;
       if ((await queues.assets.getWorkers()).length === 0) {
         console.log(
           '  no worker is running yet: start one with `npx pipeline worker` (Ctrl-C stops waiting)',

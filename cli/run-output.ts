@@ -31,7 +31,8 @@ export function printEvent(event: RunEvent): void {
   const id = idOf(event.node);
   switch (event.type) {
     case 'succeeded':
-      say(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
+      if (event.skipped) say(`  = ${id}  skipped, ${event.skipped}`);
+      else say(`  ✓ ${id}  ${formatDuration(event.durationMs)}  ${formatMetadata(event.metadata)}`);
       printFailedChecks(event.checks);
       break;
     case 'retrying':
@@ -72,7 +73,17 @@ export function nodePrinter(): (nodes: RunNodeRow[], checks: CheckResultRow[]) =
         message: c.message ?? undefined,
       }));
       const durationMs = node.durationMs ?? 0;
-      if (node.status === 'succeeded') {
+      if (node.status === 'skipped') {
+        const reason = (node.metadata as { skipped?: string } | null)?.skipped ?? 'current';
+        printEvent({
+          type: 'succeeded',
+          node,
+          durationMs,
+          metadata: { rowCount: 0 },
+          checks: [],
+          skipped: reason,
+        });
+      } else if (node.status === 'succeeded') {
         const metadata = (node.metadata ?? { rowCount: 0 }) as Extract<
           RunEvent,
           { type: 'succeeded' }
@@ -112,6 +123,7 @@ export function printRunEnd(
     }
   }
   const parts = [`${count('succeeded')} succeeded`, `${count('failed')} failed`];
+  if (count('skipped') > 0) parts.splice(1, 0, `${count('skipped')} skipped (current)`);
   if (count('canceled') > 0) parts.push(`${count('canceled')} canceled`);
   if (waiting.length > 0) parts.push(`${waiting.length} not started`);
   say(`run ${runId} ${status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
@@ -140,7 +152,7 @@ function failedUpstream(node: RunNodeRow, byId: ReadonlyMap<string, RunNodeRow>)
   const pending = [...node.upstream];
   for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
     const up = byId.get(id);
-    if (!up || seen.has(id) || up.status === 'succeeded') continue;
+    if (!up || seen.has(id) || up.status === 'succeeded' || up.status === 'skipped') continue;
     seen.add(id);
     if (up.status === 'failed' || up.status === 'canceled') found.add(id);
     else pending.push(...up.upstream);

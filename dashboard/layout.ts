@@ -18,7 +18,7 @@ const STYLE = `
   th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
   th { background: #eaeef2; } code, pre { font-size: 12px; } pre { white-space: pre-wrap; margin: 0; }
   .status { display: inline-block; padding: 0 6px; border-radius: 8px; color: #fff; font-size: 12px; }
-  .succeeded { background: #1a7f37; } .failed { background: #cf222e; } .running, .queued { background: #0969da; }
+  .succeeded { background: #1a7f37; } .skipped { background: #4d8f5f; } .failed { background: #cf222e; } .running, .queued { background: #0969da; }
   .pending, .never, .canceled { background: #8c959f; }
   form.inline { display: flex; gap: 8px; align-items: end; flex-wrap: wrap; background: #fff; padding: 10px;
     border: 1px solid #d0d7de; }

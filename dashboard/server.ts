@@ -310,6 +310,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
           trigger: 'dashboard',
           selection,
           config: { warnings },
+          skipCurrent: only !== undefined,
         });
         res.redirect(303, `/runs/${runId}`);
       } catch (error) {

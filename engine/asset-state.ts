@@ -204,7 +204,10 @@ export async function assetState<Config>(options: {
         else if (!mat.source) {
           // Loaded before data versions existed: it counts as current; its version is taken now.
           const sha256 = await asset.source.sha256(config, partitionKey);
-          sourcesToRecord.push({ id: mat.id, source: { ...observation, sha256 } });
+          sourcesToRecord.push({
+            id: mat.id,
+            source: { name: observation.name, fingerprint: observation.fingerprint, sha256 },
+          });
         } else if (observation.fingerprint !== mat.source.fingerprint) {
           const sha256 = await asset.source.sha256(config, partitionKey);
           if (sha256 !== mat.source.sha256) reasons.push(`landing file changed (${observation.name})`);
@@ -267,14 +270,24 @@ function inputReasons<C>(
  * bytes did not (the next look compares the fingerprint only), and the version of a source loaded
  * before versions were recorded.
  */
+/**
+ * A landing file rewritten with the same bytes (same SHA-256, new fingerprint): its load stays
+ * current, and the new fingerprint is recorded so the file is not hashed again.
+ */
+export async function refreshFingerprint(
+  sql: Pick<Database, 'sql'>['sql'],
+  materializationId: string,
+  fingerprint: string,
+): Promise<void> {
+  await sql`update materializations set source = jsonb_set(source, '{fingerprint}', to_jsonb(${fingerprint}::text)) where id = ${materializationId}`;
+}
+
 async function recordChecks(
   sql: Pick<Database, 'sql'>['sql'],
   fingerprints: { id: string; fingerprint: string }[],
   sources: { id: string; source: Materialized['source'] }[],
 ): Promise<void> {
-  for (const { id, fingerprint } of fingerprints) {
-    await sql`update materializations set source = jsonb_set(source, '{fingerprint}', to_jsonb(${fingerprint}::text)) where id = ${id}`;
-  }
+  for (const { id, fingerprint } of fingerprints) await refreshFingerprint(sql, id, fingerprint);
   for (const { id, source } of sources) {
     await sql`
       update materializations set source = ${JSON.stringify(source)}::jsonb,

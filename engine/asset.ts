@@ -31,6 +31,8 @@ export type SourceObservation = {
   name: string;
   /** Changes whenever its bytes may have: size and modification time, an ETag. */
   fingerprint: string;
+  /** When it was last written, where that is known and a writer may still be at it (a local file). */
+  modifiedAt?: Date;
 };
 
 /** What an asset read from its source, reported while materializing: its data version. */

@@ -8,7 +8,15 @@ import { attemptNode, type NodeRunnerDeps } from './node-runner.ts';
 import type { CheckRecord, RunStatus } from './run-store.ts';
 
 export type RunEvent =
-  | { type: 'succeeded'; node: NodeRef; durationMs: number; metadata: AssetMetadata; checks: CheckRecord[] }
+  | {
+      type: 'succeeded';
+      node: NodeRef;
+      durationMs: number;
+      metadata: AssetMetadata;
+      checks: CheckRecord[];
+      /** The node was current when its turn came: nothing ran (why). */
+      skipped?: string;
+    }
   | { type: 'retrying'; node: NodeRef; attempt: number; delayMs: number; reason: string }
   | { type: 'failed'; node: NodeRef; durationMs: number; reason: string; checks: CheckRecord[] }
   | { type: 'canceled'; node: NodeRef; reason: string };

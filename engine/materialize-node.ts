@@ -16,7 +16,15 @@ import { idOf, type NodeRef } from './node.ts';
 import type { CheckRecord } from './run-store.ts';
 
 export type MaterializeOutcome<T> =
-  | { ok: true; metadata: AssetMetadata; checks: CheckRecord[]; durationMs: number; committed: T }
+  | {
+      ok: true;
+      metadata: AssetMetadata;
+      checks: CheckRecord[];
+      durationMs: number;
+      committed: T;
+      /** Why nothing was written: the node was current already. */
+      skipped?: string;
+    }
   | {
       ok: false;
       error: unknown;
@@ -35,6 +43,8 @@ export type NodeWritten = {
   durationMs: number;
   /** What an asset with a source read (it reports it through ctx.recordSource). */
   source: SourceRead | undefined;
+  /** Set when the asset did not run because the node was current (why). */
+  skipped?: string;
 };
 
 export type MaterializeNodeOptions<Config, T> = {
@@ -53,6 +63,11 @@ export type MaterializeNodeOptions<Config, T> = {
    * commit: the node protocol records the success there, so "written" and "recorded" commit together.
    */
   beforeCommit: (tx: TransactionSql, written: NodeWritten) => Promise<T>;
+  /**
+   * Asked under the lock, before the asset runs: a reason when the node is current already
+   * (another run materialized it while this one waited), and the asset is then not run.
+   */
+  currentReason?: (tx: TransactionSql) => Promise<string | undefined>;
 };
 
 /**
@@ -84,6 +99,14 @@ export async function materializeNode<Config, T>(
         ([row]) => stopCancelling.watch(row?.pid),
         () => {},
       );
+      const skipped = await options.currentReason?.(tx);
+      if (skipped !== undefined) {
+        const metadata = { rowCount: 0 };
+        const written = { metadata, checks: [], durationMs: elapsed(), source: undefined, skipped };
+        const [, committed] = await Promise.all([lock, options.beforeCommit(tx, written)]);
+        log.info({ reason: skipped }, 'skipped: current');
+        return { metadata, committed, skipped };
+      }
       let source: SourceRead | undefined;
       const ctx = assetContext(options, tx, log, (read) => {
         source = read;
@@ -112,7 +135,7 @@ export async function materializeNode<Config, T>(
         lock,
         options.beforeCommit(tx, { metadata, checks, durationMs: elapsed(), source }),
       ]);
-      return { metadata, committed };
+      return { metadata, committed, skipped: undefined };
     });
     return { ok: true, ...result, checks, durationMs: elapsed() };
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { AssetMetadata } from './asset.ts';
 import type { Database } from './database.ts';
 import { redactSecrets } from './errors.ts';
+import { formatTime } from './format.ts';
 import type { AssetGraph } from './graph.ts';
 import { inputsOf } from './lineage.ts';
 import type { Logger } from './logger.ts';
@@ -13,6 +14,7 @@ import {
   RunCanceledError,
   type RunStatus,
   type RunStore,
+  shortId,
 } from './run-store.ts';
 
 /**
@@ -45,6 +47,8 @@ export type AttemptResult =
       durationMs: number;
       metadata: AssetMetadata;
       checks: CheckRecord[];
+      /** Nothing ran: the node was current when its turn came (why). */
+      skipped?: string;
     }
   | {
       kind: 'failed';
@@ -81,12 +85,14 @@ export async function attemptNode<Config>(
   const definition = graph.get(node.assetKey);
   const secrets = deps.secrets ?? [];
   const hide = <T>(value: T): T => (secrets.length > 0 ? redactValues(value, secrets) : value);
+  const config = deps.configFor(started.runConfig);
+  const inputs = inputsOf(graph, node, { propagatingOnly: true });
   const outcome = await materializeNode({
     database: deps.database,
     definition,
     node,
     runId,
-    config: deps.configFor(started.runConfig),
+    config,
     logger: options.logger,
     signal,
     secrets,
@@ -96,12 +102,36 @@ export async function attemptNode<Config>(
         metadata: hide(written.metadata),
         checks: hide(written.checks),
         codeVersion: definition.version,
-        inputs: inputsOf(graph, node, { propagatingOnly: true }),
+        inputs,
       }),
+    currentReason: started.skipCurrent
+      ? async (tx) => {
+          const sourceFingerprint = definition.source
+            ? ((await definition.source.observe(config)).get(node.partitionKey)?.fingerprint ?? null)
+            : undefined;
+          const current = await store.currentMaterialization(tx, node, {
+            codeVersion: definition.version,
+            inputs,
+            sourceFingerprint,
+          });
+          return (
+            current &&
+            `current: run ${shortId(current.runId)} materialized it at ${formatTime(current.materializedAt)}`
+          );
+        }
+      : undefined,
   });
   if (outcome.ok) {
     const { ready, status } = outcome.committed;
-    return { kind: 'succeeded', attempt, ready, status, ...hide(pick(outcome)) };
+    const skipped = outcome.skipped;
+    return {
+      kind: 'succeeded',
+      attempt,
+      ready,
+      status,
+      ...hide(pick(outcome)),
+      ...(skipped ? { skipped } : {}),
+    };
   }
   if (outcome.error instanceof NodeSupersededError) return { kind: 'superseded', attempt };
   const canceled = signal.aborted || outcome.error instanceof RunCanceledError;

@@ -25,7 +25,8 @@ import type { RunPlan } from './plan.ts';
  */
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-export type NodeStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+/** `skipped`: found current when its turn came (another run had made it so); counts as done. */
+export type NodeStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'skipped' | 'failed' | 'canceled';
 
 export type NewRun = {
   /** Who started it, in the caller's words (cli, schedule, …). */
@@ -39,6 +40,11 @@ export type NewRun = {
   leaseSeconds?: number;
   /** Idempotency: when a run with this key exists already, it is returned instead of a new one. */
   runKey?: string;
+  /**
+   * The run brings nodes up to date (`--missing`, `--stale`, a tick): a node found current when
+   * its turn comes — another run materialized it meanwhile — is skipped, not recomputed.
+   */
+  skipCurrent?: boolean;
 };
 
 export type CheckRecord = {
@@ -50,7 +56,7 @@ export type CheckRecord = {
 };
 
 export type StartedNode =
-  | { state: 'started'; attempt: number; runConfig: Record<string, unknown> }
+  | { state: 'started'; attempt: number; runConfig: Record<string, unknown>; skipCurrent: boolean }
   /** Already succeeded (a job delivered again): nothing to do but make sure the run goes on. */
   | { state: 'done' }
   /** Its run was canceled. */
@@ -70,6 +76,8 @@ export type NodeSuccess = {
   inputs: readonly InputRef[];
   /** What an asset with a source read: its SHA-256 is the node's data version. */
   source?: SourceRead;
+  /** Nothing was written: the node was current (why). No materialization is recorded. */
+  skipped?: string;
 };
 
 /** How an attempt that did not succeed ends: tried again, failed for good, or canceled with its run. */
@@ -100,7 +108,7 @@ export function shortId(runId: string): string {
 }
 
 export class RunStore {
-  constructor(private readonly sql: Sql) {}
+  constructor(readonly sql: Sql) {}
 
   /**
    * Records a run and its nodes in one transaction (one statement for any number of nodes), with
@@ -116,12 +124,12 @@ export class RunStore {
     return this.sql.begin(async (tx) => {
       const [created] = await tx<{ id: string }[]>`
         insert into runs (trigger, selection, executor, partition_from, partition_to, config, status,
-          finished_at, lease_until, run_key)
+          finished_at, lease_until, run_key, skip_current)
         values (${run.trigger}, ${run.selection}, ${run.executor}, ${partitions[0] ?? null},
           ${partitions.at(-1) ?? null}, ${json(run.config ?? {})}::jsonb,
           ${nodes.length === 0 ? 'succeeded' : 'queued'}, ${nodes.length === 0 ? tx`now()` : null},
           ${run.leaseSeconds && nodes.length > 0 ? tx`now() + make_interval(secs => ${run.leaseSeconds})` : null},
-          ${run.runKey ?? null})
+          ${run.runKey ?? null}, ${run.skipCurrent ?? false})
         on conflict (run_key) do nothing
         returning id`;
       if (!created) {
@@ -164,6 +172,7 @@ export class RunStore {
         started_at: string | null;
         run_status: RunStatus;
         config: Record<string, unknown>;
+        skip_current: boolean;
       }[]
     >`
       update run_nodes n set status = 'running', attempts = n.attempts + 1, started_at = now(),
@@ -174,7 +183,7 @@ export class RunStore {
       where n.run_id = ${runId} and n.asset_key = ${assetKey} and n.partition_key = ${partitionKey}
         and r.id = ${runId} and r.status <> 'canceled' and b.status in ('queued', 'running', 'failed')
       returning n.attempts as attempt, b.status as was, b.started_at::text as started_at,
-        r.status as run_status, r.config`;
+        r.status as run_status, r.config, r.skip_current`;
     if (!row) return this.whyNotStarted(runId, node);
     if (row.was === 'running' || row.run_status === 'queued' || row.run_status === 'failed') {
       await this.sql`
@@ -188,7 +197,12 @@ export class RunStore {
         update runs set status = 'running', started_at = coalesce(started_at, now()), finished_at = null, error = null
         where id = ${runId} and status in ('queued', 'failed')`;
     }
-    return { state: 'started', attempt: row.attempt, runConfig: row.config ?? {} };
+    return {
+      state: 'started',
+      attempt: row.attempt,
+      runConfig: row.config ?? {},
+      skipCurrent: row.skip_current,
+    };
   }
 
   private async whyNotStarted(runId: string, node: NodeRef): Promise<StartedNode> {
@@ -209,7 +223,7 @@ export class RunStore {
       }
       return { state: 'canceled' };
     }
-    if (row.node_status === 'succeeded') return { state: 'done' };
+    if (row.node_status === 'succeeded' || row.node_status === 'skipped') return { state: 'done' };
     return row.node_status === 'pending' ? { state: 'blocked' } : { state: 'canceled' };
   }
 
@@ -227,33 +241,24 @@ export class RunStore {
     result: NodeSuccess,
   ): Promise<{ ready: NodeRef[]; status: RunStatus }> {
     const { assetKey, partitionKey } = node;
-    const metadata = json(result.metadata);
+    const metadata = json(result.skipped ? { skipped: result.skipped } : result.metadata);
+    const status = result.skipped ? 'skipped' : 'succeeded';
     const [[run], [completed], , [settled]] = await inOrder([
       lockRun(tx, runId),
       tx<{ completed: number; ready: NodeRef[] }[]>`
         with done as (
-          update run_nodes set status = 'succeeded', finished_at = now(), duration_ms = ${result.durationMs},
+          update run_nodes set status = ${status}, finished_at = now(), duration_ms = ${result.durationMs},
             metadata = ${metadata}::jsonb, error = null, error_cause = null
           where run_id = ${runId} and asset_key = ${assetKey} and partition_key = ${partitionKey}
             and status = 'running' and attempts = ${attempt}
           returning downstream, started_at),
         attempt as (
           insert into node_attempts (run_id, asset_key, partition_key, attempt, status, started_at, finished_at, duration_ms)
-          select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, 'succeeded', started_at, now(), ${result.durationMs}
+          select ${runId}, ${assetKey}, ${partitionKey}, ${attempt}, ${status}, started_at, now(), ${result.durationMs}
           from done),
-        -- The data versions the node read (a null partition: every partition of that asset) …
-        wanted as (
-          select * from unnest(${result.inputs.map((i) => i.assetKey)}::text[], ${result.inputs.map((i) => i.partitionKey)}::text[])
-            as w(asset_key, partition_key)),
-        versions as (
-          select distinct on (m.asset_key, m.partition_key) m.asset_key, m.partition_key, m.data_version
-          from materializations m join wanted w on m.asset_key = w.asset_key
-            and (w.partition_key is null or m.partition_key = w.partition_key)
-          order by m.asset_key, m.partition_key, m.materialized_at desc, m.id desc),
-        read as (
-          select coalesce(jsonb_agg(jsonb_build_array(asset_key, partition_key, data_version)
-            order by asset_key, partition_key), '[]'::jsonb) as list from versions),
-        -- … make its own: a source's SHA-256, or a hash of the code version and what it read.
+        -- The data versions the node read make its own: a source's SHA-256, or a hash of the code
+        -- version and what it read.
+        ${readVersions(tx, result.inputs)},
         event as (
           insert into materializations (run_id, asset_key, partition_key, duration_ms, metadata, data_version,
             code_version, inputs, source)
@@ -261,7 +266,7 @@ export class RunStore {
             coalesce(${result.source?.sha256 ?? null}::text,
               encode(sha256(convert_to(${result.codeVersion} || ':' || read.list::text, 'UTF8')), 'hex')),
             ${result.codeVersion}, read.list, ${result.source ? json(result.source) : null}::jsonb
-          from done, read),
+          from done, read where ${status} = 'succeeded'),
         -- Row locks in position order, so two completions releasing the same joins never deadlock.
         locked as (
           select n.position from run_nodes n, done
@@ -409,6 +414,31 @@ export class RunStore {
     return new Map(rows.map((row) => [row.id, row.status]));
   }
 
+  /**
+   * Whether the node is current — so a run that skips current nodes need not recompute it: its
+   * latest materialization has this code version, read exactly the data versions its inputs have
+   * now, and (for an asset with a source) loaded the fingerprint its source has now. Asked inside
+   * the node's transaction, under its lock, so a run that materialized it meanwhile is seen.
+   * Returns what made it current, or undefined.
+   */
+  async currentMaterialization(
+    tx: TransactionSql,
+    node: NodeRef,
+    wanted: { codeVersion: string; inputs: readonly InputRef[]; sourceFingerprint?: string | null },
+  ): Promise<{ runId: string; materializedAt: Date } | undefined> {
+    const fingerprint = wanted.sourceFingerprint;
+    const [row] = await tx<{ run_id: string; materialized_at: string }[]>`
+      with ${readVersions(tx, wanted.inputs)},
+      latest as (
+        select run_id, materialized_at, code_version, inputs, source from materializations
+        where asset_key = ${node.assetKey} and partition_key = ${node.partitionKey}
+        order by materialized_at desc, id desc limit 1)
+      select l.run_id, l.materialized_at::text from latest l, read
+      where l.code_version = ${wanted.codeVersion} and l.inputs = read.list
+        and (${fingerprint === undefined} or l.source->>'fingerprint' = ${fingerprint ?? null}::text)`;
+    return row ? { runId: row.run_id, materializedAt: new Date(row.materialized_at) } : undefined;
+  }
+
   /** The run started with this key, if any. */
   async runWithKey(runKey: string): Promise<string | undefined> {
     const [row] = await this.sql<{ id: string }[]>`select id from runs where run_key = ${runKey}`;
@@ -503,7 +533,7 @@ function settle(tx: TransactionSql, runId: string) {
   return tx<{ status: RunStatus }[]>`
     with verdict as (
       select case
-        when not exists (select 1 from run_nodes where run_id = ${runId} and status <> 'succeeded') then 'succeeded'
+        when not exists (select 1 from run_nodes where run_id = ${runId} and status not in ('succeeded', 'skipped')) then 'succeeded'
         when exists (select 1 from run_nodes where run_id = ${runId} and status in ('queued', 'running')) then 'running'
         when exists (select 1 from run_nodes where run_id = ${runId} and status = 'failed') then 'failed'
         else 'running' end as status),
@@ -515,6 +545,26 @@ function settle(tx: TransactionSql, runId: string) {
       from verdict v where r.id = ${runId} and r.status <> 'canceled' and r.status <> v.status
       returning r.status)
     select coalesce((select status from changed), (select status from runs where id = ${runId})) as status`;
+}
+
+/**
+ * The CTEs `wanted`, `versions` and `read`: the latest data version of every input partition (a
+ * null partition: every partition of that asset), as the one list `read.list` a materialization
+ * records — `[[asset, partition, version], …]` in key order.
+ */
+function readVersions(tx: TransactionSql, inputs: readonly InputRef[]) {
+  return tx`
+    wanted as (
+      select * from unnest(${inputs.map((i) => i.assetKey)}::text[], ${inputs.map((i) => i.partitionKey)}::text[])
+        as w(asset_key, partition_key)),
+    versions as (
+      select distinct on (m.asset_key, m.partition_key) m.asset_key, m.partition_key, m.data_version
+      from materializations m join wanted w on m.asset_key = w.asset_key
+        and (w.partition_key is null or m.partition_key = w.partition_key)
+      order by m.asset_key, m.partition_key, m.materialized_at desc, m.id desc),
+    read as (
+      select coalesce(jsonb_agg(jsonb_build_array(asset_key, partition_key, data_version)
+        order by asset_key, partition_key), '[]'::jsonb) as list from versions)`;
 }
 
 function insertChecks(tx: TransactionSql, runId: string, node: NodeRef, checks: CheckRecord[]) {

@@ -23,6 +23,11 @@ export type StateRequest = {
   upstream?: StateSelection;
   /** The most months the run may cover (the range, or the data's span without one). */
   maxPartitions?: number;
+  /**
+   * With `only`: of the nodes that are missing or stale, only these (node ids) — and what is
+   * downstream of them (the sensor: what changed files make missing or stale).
+   */
+  roots?: ReadonlySet<string>;
 };
 
 export type PlannedNode = NodeRef & { why: string };
@@ -110,7 +115,8 @@ export function planFromState<C>(
               : [nodeId(input.assetKey, input.partitionKey)],
           )
           .find((input) => chosenIds.has(input));
-        if (wanted.has(state.state)) why.set(id, describe(state));
+        if (wanted.has(state.state) && (!request.roots || request.roots.has(id)))
+          why.set(id, describe(state));
         else if (after) why.set(id, `downstream of ${after}, which this run materializes`);
         else continue;
       } else why.set(id, 'selected');

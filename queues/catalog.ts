@@ -9,7 +9,7 @@ import { z } from 'zod';
 export const QUEUES = {
   /** One job per (run, asset, partition); the job's name is the node (e.g. `traffic[2026-10]`). */
   assets: 'assets',
-  /** The monthly tick of the job scheduler. */
+  /** The ticks of the job schedulers: the monthly run, the landing-zone sensor. */
   schedule: 'schedule',
 } as const;
 
@@ -44,6 +44,8 @@ export type TickJobData = z.infer<typeof tickJobData>;
 
 export const TICK_JOB_NAME = 'monthly-asset-graph';
 export const SCHEDULER_ID = 'monthly-asset-graph';
+/** The landing-zone sensor's scheduler, and the name of its ticks (engine/sensor.ts). */
+export { SENSOR_ID } from '../engine/sensor.ts';
 
 /**
  * Validates job data on receipt: bad data is not worth retrying. Whatever a job carries reaches

@@ -49,6 +49,11 @@ export const runs = pgTable(
      * Null for runs on shared workers, whose jobs BullMQ's stall detection hands on instead.
      */
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    /**
+     * Started to bring nodes up to date (`--missing`, `--stale`, the schedule, the sensor): a node
+     * that another run made current meanwhile is skipped when its turn comes, not recomputed.
+     */
+    skipCurrent: boolean('skip_current').notNull().default(false),
     createdAt: createdAt(),
     startedAt: startedAt(),
     finishedAt: finishedAt(),
@@ -58,6 +63,8 @@ export const runs = pgTable(
     index('idx_runs_created_at').on(t.createdAt.desc()),
     // Finding runs whose executor went silent looks at the few runs an executor holds.
     index('idx_runs_lease').on(t.leaseUntil).where(sql`${t.leaseUntil} is not null`),
+    // The sensor asks which of its runs covered which files: a few runs a month, found here.
+    index('idx_runs_sensor').on(t.createdAt.desc()).where(sql`${t.trigger} = 'sensor'`),
   ],
 );
 
@@ -92,7 +99,7 @@ export const runNodes = pgTable(
     ),
     check(
       'ck_run_nodes_status',
-      sql`${t.status} in ('pending', 'queued', 'running', 'succeeded', 'failed', 'canceled')`,
+      sql`${t.status} in ('pending', 'queued', 'running', 'succeeded', 'skipped', 'failed', 'canceled')`,
     ),
     // The dashboard's graph: each asset's latest started node (`order by started_at desc limit
     // 1`, read backwards) is one index probe per asset instead of a scan of the whole history per
@@ -104,7 +111,10 @@ export const runNodes = pgTable(
       .where(sql`${t.status} in ('running', 'failed')`),
     // Settling a run asks whether any node is unfinished, active or failed: a probe of this small
     // index instead of a count over the run's nodes at every completion.
-    index('idx_run_nodes_unfinished').on(t.runId, t.status).where(sql`${t.status} <> 'succeeded'`),
+    // (`skipped`: found current when its turn came, which counts as done.)
+    index('idx_run_nodes_unfinished')
+      .on(t.runId, t.status)
+      .where(sql`${t.status} not in ('succeeded', 'skipped')`),
   ],
 );
 
@@ -131,7 +141,7 @@ export const nodeAttempts = pgTable(
     foreignKey({ name: 'fk_node_attempts_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete(
       'cascade',
     ),
-    check('ck_node_attempts_status', sql`${t.status} in ('succeeded', 'failed', 'canceled')`),
+    check('ck_node_attempts_status', sql`${t.status} in ('succeeded', 'skipped', 'failed', 'canceled')`),
   ],
 );
 
@@ -191,5 +201,55 @@ export const checkResults = pgTable(
   ],
 );
 
+/**
+ * The job schedulers the pipeline keeps (the monthly run, the landing-zone sensor): how each one
+ * fires and whether it is paused. BullMQ holds the scheduler itself; a paused one is removed
+ * there and kept here, so resuming (from any process) and `pipeline schedule` know what it was.
+ */
+export const schedulers = pgTable('schedulers', {
+  id: text('id').primaryKey(),
+  /** `{ pattern, tz }` or `{ every }` (milliseconds), as BullMQ's upsertJobScheduler takes it. */
+  repeat: jsonb('repeat').notNull(),
+  paused: boolean('paused').notNull().default(false),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Every tick of a scheduler and what it did: the files it saw and the changes it found (the
+ * sensor), and the run it started or why none.
+ */
+export const ticks = pgTable(
+  'ticks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    schedulerId: text('scheduler_id').notNull(),
+    /** The BullMQ job of the tick (a tick delivered twice is recorded once). */
+    jobId: text('job_id').notNull(),
+    firedAt: timestamp('fired_at', { withTimezone: true }).notNull(),
+    tickedAt: timestamp('ticked_at', { withTimezone: true }).notNull().defaultNow(),
+    /** started, current (nothing to do), waiting (files settling or covered by a run), refused, paused. */
+    outcome: text('outcome').notNull(),
+    message: text('message').notNull(),
+    filesSeen: integer('files_seen'),
+    /** [{ name, fingerprint, change: new | changed | deleted | settling | covered | failed }]. */
+    files: jsonb('files').notNull().default([]),
+    runId: uuid('run_id'),
+  },
+  (t) => [
+    unique('uk_ticks_job').on(t.schedulerId, t.jobId),
+    foreignKey({ name: 'fk_ticks_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete('set null'),
+    check('ck_ticks_outcome', sql`${t.outcome} in ('started', 'current', 'waiting', 'refused', 'paused')`),
+    index('idx_ticks_ticked_at').on(t.tickedAt.desc()),
+  ],
+);
+
 /** The engine's tables, for a Drizzle handle that sees nothing of the app's. */
-export const engineSchema = { runs, runNodes, nodeAttempts, materializations, checkResults };
+export const engineSchema = {
+  runs,
+  runNodes,
+  nodeAttempts,
+  materializations,
+  checkResults,
+  schedulers,
+  ticks,
+};

@@ -82,7 +82,8 @@ async function processAssetJob<Config>(
     });
     switch (result.kind) {
       case 'succeeded':
-        log.info({ durationMs: result.durationMs, ...result.metadata }, `${job.name} succeeded`);
+        if (result.skipped) log.info(`${job.name} skipped, ${result.skipped}`);
+        else log.info({ durationMs: result.durationMs, ...result.metadata }, `${job.name} succeeded`);
         // The unblocked nodes and the job's log lines go to Redis together (one round trip).
         await Promise.all([deps.executor.dispatch(data.runId, result.ready), flush()]);
         return { rowCount: result.metadata.rowCount };

@@ -6,7 +6,9 @@ import type { AssetGraph } from '../engine/graph.ts';
 import type { Logger } from '../engine/logger.ts';
 import { lastCompleteMonth, monthKey } from '../engine/months.ts';
 import type { RunStore } from '../engine/run-store.ts';
+import { SENSOR_ID, sensorTick } from '../engine/sensor.ts';
 import { planFromState, RunRefused } from '../engine/state-plan.ts';
+import type { TickOutcome, TickStore } from '../engine/ticks.ts';
 import { receive, SCHEDULER_ID, type TickJobData, tickJobData } from '../queues/catalog.ts';
 
 /** Groups the monthly run leaves out (docs/contract.md §4: market is materialized on demand). */
@@ -18,8 +20,12 @@ export type TickDeps<Config> = {
   /** The asset config the tick plans with (where the landing files are). */
   config: Config;
   store: RunStore;
+  /** Where every tick is recorded, and which schedulers are paused. */
+  ticks: TickStore;
   executor: Executor;
   logger: Logger;
+  /** The sensor leaves a local file alone until it has not changed for this long. */
+  settleSeconds: number;
 };
 
 /**
@@ -38,6 +44,17 @@ export async function startMonthlyRun<Config>(
   const runKey = `schedule:${tick.id}`;
   const started = await deps.store.runWithKey(runKey);
   if (started) return { runId: started, partition, alreadyStarted: true };
+  const record = (outcome: TickOutcome, message: string, runId: string | null = null) =>
+    deps.ticks.record({
+      schedulerId: SCHEDULER_ID,
+      jobId: tick.id,
+      firedAt: tick.firedAt,
+      outcome,
+      message,
+      filesSeen: null,
+      files: [],
+      runId,
+    });
   const keys = deps.graph.keys.filter((key) => !UNSCHEDULED_GROUPS.has(deps.graph.get(key).group));
   const range = { from: partition, to: partition };
   const grid = await assetState({ database: deps.database, graph: deps.graph, config: deps.config, range });
@@ -50,10 +67,12 @@ export async function startMonthlyRun<Config>(
   } catch (error) {
     if (!(error instanceof RunRefused)) throw error;
     deps.logger.warn({ partition, tickId: tick.id }, `monthly run for ${partition} ${error.message}`);
+    await record('refused', `monthly run for ${partition} ${error.message}`);
     throw new UnrecoverableError(`monthly run for ${partition} ${error.message}`);
   }
   if (plan.nodes.length === 0) {
     deps.logger.info({ partition, tickId: tick.id }, `monthly run for ${partition}: every node is current`);
+    await record('current', `monthly run for ${partition}: every node is current`);
     return { runId: null, partition, alreadyStarted: false };
   }
   const { runId, existing } = await launchRun(deps.store, deps.executor, {
@@ -62,9 +81,11 @@ export async function startMonthlyRun<Config>(
     selection: `* except group:market`,
     config: { tickId: tick.id, firedAt: tick.firedAt.toISOString() },
     runKey,
+    skipCurrent: true,
   });
   if (existing) return { runId, partition, alreadyStarted: true };
   deps.logger.info({ runId, partition, tickId: tick.id }, `monthly run for ${partition} started`);
+  await record('started', `monthly run for ${partition} started (${plan.nodes.length} nodes)`, runId);
   return { runId, partition, alreadyStarted: false };
 }
 
@@ -78,6 +99,8 @@ export async function startMonthlyRun<Config>(
 export function tickProcessor<Config>(deps: TickDeps<Config>) {
   return async (job: Job<TickJobData>) => {
     const data = receive(tickJobData, job.data, job.name);
+    if (job.name === SENSOR_ID) return sensorJob(deps, job, data);
+    if (await deps.ticks.isPaused(SCHEDULER_ID)) return pausedTick(deps, SCHEDULER_ID, job, data);
     const firedAt = data.firedAt ? new Date(data.firedAt) : schedulerFireTime(job);
     if (!firedAt) {
       throw new UnrecoverableError(
@@ -88,9 +111,50 @@ export function tickProcessor<Config>(deps: TickDeps<Config>) {
   };
 }
 
+/**
+ * A tick of the landing-zone sensor. Its fire time only dates the record (a tick added by hand
+ * fires now); which files changed is what it looks at.
+ */
+async function sensorJob<Config>(deps: TickDeps<Config>, job: Job<TickJobData>, data: TickJobData) {
+  if (await deps.ticks.isPaused(SENSOR_ID)) return pausedTick(deps, SENSOR_ID, job, data);
+  const firedAt = data.firedAt ? new Date(data.firedAt) : (schedulerFireTime(job, SENSOR_ID) ?? new Date());
+  const tick = await sensorTick(
+    {
+      ...deps,
+      excludedGroups: UNSCHEDULED_GROUPS,
+    },
+    { jobId: String(job.id), firedAt },
+  );
+  return { outcome: tick.outcome, runId: tick.runId, message: tick.message };
+}
+
+/** A tick that reached a worker although its scheduler is paused (it was pending when paused): recorded, nothing run. */
+async function pausedTick<Config>(
+  deps: TickDeps<Config>,
+  schedulerId: string,
+  job: Job<TickJobData>,
+  data: TickJobData,
+) {
+  const firedAt = data.firedAt ? new Date(data.firedAt) : (schedulerFireTime(job, schedulerId) ?? new Date());
+  const tick = await deps.ticks.record({
+    schedulerId,
+    jobId: String(job.id),
+    firedAt,
+    outcome: 'paused',
+    message: `scheduler '${schedulerId}' is paused: nothing run`,
+    filesSeen: null,
+    files: [],
+    runId: null,
+  });
+  return { outcome: tick.outcome, runId: null, message: tick.message };
+}
+
 /** When the job scheduler fired this tick; undefined for a job that is not one of its ticks. */
-export function schedulerFireTime(job: Pick<Job, 'id' | 'repeatJobKey' | 'opts'>): Date | undefined {
-  if (job.repeatJobKey !== SCHEDULER_ID) return undefined;
+export function schedulerFireTime(
+  job: Pick<Job, 'id' | 'repeatJobKey' | 'opts'>,
+  schedulerId: string = SCHEDULER_ID,
+): Date | undefined {
+  if (job.repeatJobKey !== schedulerId) return undefined;
   const millis = /^repeat:.+:(\d+)$/.exec(String(job.id))?.[1] ?? job.opts.prevMillis;
   const fired = millis === undefined ? undefined : new Date(Number(millis));
   return fired && !Number.isNaN(fired.getTime()) ? fired : undefined;

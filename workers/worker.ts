@@ -5,6 +5,7 @@ import type { Database } from '../engine/database.ts';
 import type { AssetGraph } from '../engine/graph.ts';
 import type { Logger } from '../engine/logger.ts';
 import { RunStore } from '../engine/run-store.ts';
+import { TickStore } from '../engine/ticks.ts';
 import { BullMqExecutor } from '../queues/bullmq-executor.ts';
 import { type AssetJobData, QUEUES, type TickJobData } from '../queues/catalog.ts';
 import { redisOptions } from '../queues/connection.ts';
@@ -32,7 +33,11 @@ export type WorkerOptions<Config> = {
   stalledIntervalMs?: number;
   /** How often running jobs look for a cancel of their run (default 1 s). */
   cancelPollMs?: number;
+  /** The landing-zone sensor takes a local file once it has not changed for this long (default 10 s). */
+  settleSeconds?: number;
 };
+
+const DEFAULT_SETTLE_SECONDS = 10;
 
 export type RunningWorker = {
   assets: Worker<AssetJobData>;
@@ -74,7 +79,16 @@ export function startWorker<Config>(options: WorkerOptions<Config>): RunningWork
   );
   const ticks = new Worker<TickJobData>(
     QUEUES.schedule,
-    tickProcessor({ graph, database, config: options.configFor({}), store, executor, logger }),
+    tickProcessor({
+      graph,
+      database,
+      config: options.configFor({}),
+      store,
+      ticks: new TickStore(database.sql),
+      executor,
+      logger,
+      settleSeconds: options.settleSeconds ?? DEFAULT_SETTLE_SECONDS,
+    }),
     {
       connection,
       prefix: options.prefix,

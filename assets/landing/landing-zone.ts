@@ -22,7 +22,12 @@ export interface LandingZone {
 }
 
 /** What a listing or a look tells of a file: a fingerprint that changes whenever its bytes may have. */
-export type LandingFileInfo = { name: string; fingerprint: string };
+export type LandingFileInfo = {
+  name: string;
+  fingerprint: string;
+  /** A local file's modification time (a writer may still be appending); objects appear whole. */
+  modifiedAt?: Date;
+};
 
 /** A file being read: its size and fingerprint when opened, and its bytes. */
 export type LandingRead = { size: number; fingerprint: string; stream: Readable };

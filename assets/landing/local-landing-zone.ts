@@ -53,5 +53,9 @@ export function localLandingZone(landingDir: string): LandingZone {
 function describe(name: string, entry: LandingEntry): LandingFileInfo | undefined {
   if (entry.kind === 'missing') return undefined;
   const fingerprint = fileFingerprint(entry.info);
-  return { name, fingerprint: entry.kind === 'outside' ? `outside:${fingerprint}` : fingerprint };
+  return {
+    name,
+    fingerprint: entry.kind === 'outside' ? `outside:${fingerprint}` : fingerprint,
+    modifiedAt: new Date(entry.info.mtimeMs),
+  };
 }

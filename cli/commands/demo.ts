@@ -192,6 +192,7 @@ async function materializeInProcess(run: DemoRun): Promise<void> {
       trigger: 'demo',
       selection: SELECTION,
       plan: run.plan,
+      skipCurrent: true,
     });
     const status = await executor.finish(runId);
     bar.stop();
@@ -231,10 +232,13 @@ async function materializeOnWorkers(run: DemoRun): Promise<void> {
       trigger: 'demo',
       selection: SELECTION,
       plan: run.plan,
+      skipCurrent: true,
     });
     const bar = await progressBar(run.plan.nodes.length);
     const status = await followRun(run.history, runId, (detail) =>
-      bar.update(detail.nodes.filter((node) => node.status === 'succeeded').length),
+      bar.update(
+        detail.nodes.filter((node) => node.status === 'succeeded' || node.status === 'skipped').length,
+      ),
     );
     bar.stop();
     expectSucceeded(runId, status);

@@ -98,7 +98,13 @@ async function materialize(selection: string, flags: MaterializeFlags): Promise<
     const { runId } = await launchRun(
       store,
       executor,
-      { trigger: 'cli', selection, plan, config: { allowBadRows: flags.allowBadRows } },
+      {
+        trigger: 'cli',
+        selection,
+        plan,
+        config: { allowBadRows: flags.allowBadRows },
+        skipCurrent: Boolean(flags.missing || flags.stale),
+      },
       (id) => {
         console.log(
           `run ${id}: ${nodes} ${flags.inProcess ? '' : 'queued '}(selection '${selection}'${partitions})`,

@@ -85,7 +85,7 @@ export function registerRuns(program: Command): void {
       }
       // Every attempt that did not succeed, in order, so a retry never hides the first error.
       const earlier = attempts.filter(
-        (attempt) => attempt.status !== 'succeeded' && attempt.status !== 'running',
+        (attempt) => !['succeeded', 'skipped', 'running'].includes(attempt.status),
       );
       if (earlier.length > 0) {
         say('\nattempts that did not succeed:');

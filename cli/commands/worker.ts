@@ -56,6 +56,7 @@ async function work(flags: WorkerFlags): Promise<void> {
     prefix: config.queuePrefix,
     concurrency: flags.concurrency,
     logger: createLogger(config.logLevel),
+    settleSeconds: config.sensor.settleSeconds,
     lockDurationMs: flags.lockDuration,
     stalledIntervalMs: flags.stalledInterval,
   });

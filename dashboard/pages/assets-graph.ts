@@ -6,6 +6,7 @@ import { type Html, html } from '../html.ts';
 
 const FILL: Record<string, string> = {
   succeeded: '#dafbe1',
+  skipped: '#dafbe1',
   failed: '#ffebe9',
   running: '#ddf4ff',
   queued: '#ddf4ff',
@@ -14,6 +15,7 @@ const FILL: Record<string, string> = {
 };
 const STROKE: Record<string, string> = {
   succeeded: '#1a7f37',
+  skipped: '#1a7f37',
   failed: '#cf222e',
   running: '#0969da',
   queued: '#0969da',

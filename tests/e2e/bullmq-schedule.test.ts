@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssetGraph } from '../../engine/graph.ts';
 import { createLogger } from '../../engine/logger.ts';
 import { RunStore } from '../../engine/run-store.ts';
+import { TickStore } from '../../engine/ticks.ts';
 import { BullMqExecutor } from '../../queues/bullmq-executor.ts';
 import {
   type AssetJobData,
@@ -205,8 +206,10 @@ describe('a tick of the monthly schedule', () => {
       database,
       config: { landingDir: '', exportDir: '', allowBadRows: 0 },
       store: new RunStore(database.sql),
+      ticks: new TickStore(database.sql),
       executor: new BullMqExecutor(assetQueue, graph),
       logger: createLogger('silent'),
+      settleSeconds: 0,
     };
     const [before] = await runOfTick(firstTickId);
     const again = await startMonthlyRun(deps, {
@@ -243,8 +246,10 @@ describe('a tick of the monthly schedule', () => {
         database,
         config: { landingDir: '', exportDir: '', allowBadRows: 0 },
         store: new RunStore(database.sql),
+        ticks: new TickStore(database.sql),
         executor: new BullMqExecutor(assetQueue, new AssetGraph(scheduledToyAssets)),
         logger: createLogger('silent'),
+        settleSeconds: 0,
       },
       { id: 'a-second-tick-for-2026-12', firedAt: new Date('2027-01-01T09:00:00.000Z') },
     );

@@ -58,6 +58,8 @@ const env = () => ({
   QUEUE_PREFIX: prefix,
   PIPELINE_ASSETS: TOY_ASSETS,
   LOG_LEVEL: 'warn',
+  // The monthly scheduler alone (the sensor has tests of its own: sensor.test.ts).
+  LANDING_SENSOR_INTERVAL: '0',
 });
 
 /** `2026-12-01 09:00:00Z`: the first 1st-of-the-month 09:00 UTC strictly after `now`. */
@@ -149,6 +151,7 @@ describe('pipeline schedule', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`scheduler '${SCHEDULER_ID}': pattern '0 9 1 * *', tz UTC`);
       expect(result.stdout).toContain(expectedNext);
+      expect(result.stdout).toContain('landing-zone sensor removed (LANDING_SENSOR_INTERVAL=0)');
     }
 
     const schedulers = await scheduleQueue.getJobSchedulers();

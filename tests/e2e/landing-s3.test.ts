@@ -104,6 +104,50 @@ describe('the fixture landing zone in a bucket', () => {
   });
 });
 
+describe('the landing-zone sensor on a bucket', () => {
+  let database: TestDatabase;
+  const prefix = () => `s3://${s3.bucket}/sensor`;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    await uploadFolder(s3.client, s3.bucket, 'sensor', FIXTURE_LANDING);
+  });
+  afterAll(() => database?.drop());
+
+  it('starts one run for an object replaced in place (a new ETag), at once (objects appear whole), and none after', async () => {
+    const here = { LANDING_DIR: prefix(), LANDING_SETTLE_SECONDS: '600' };
+    const loaded = await pipeline(
+      database,
+      ['materialize', '* -group:market', '--from', '2025-09', '--to', '2026-10', '--in-process'],
+      here,
+    );
+    expect(loaded.code, loaded.stderr).toBe(0);
+    const quiet = await pipeline(database, ['sensor', '--once', '--in-process'], here);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toContain('no new or changed files (29 seen)');
+
+    const text = readFileSync(join(FIXTURE_LANDING, 'traffic/2026-09.csv'), 'utf8');
+    const edited = text.replace(
+      /^([^\n]*\n[^\n]*,)([0-9.]+)(\r?\n)/,
+      (_, head: string, revenue: string, end: string) => `${head}${(Number(revenue) + 1).toFixed(2)}${end}`,
+    );
+    expect(edited).not.toBe(text);
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: 'sensor/traffic/2026-09.csv', Body: edited }),
+    );
+    const tick = await pipeline(database, ['sensor', '--once', '--in-process'], here);
+    expect(tick.code, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.stdout).toContain('1 new or changed file (traffic/2026-09.csv): run ');
+    expect(tick.stdout).toMatch(/^ {2}changed {2}traffic\/2026-09\.csv$/m);
+    expect(tick.stdout).toMatch(/^run [0-9a-f-]{36} succeeded: /m);
+    const after = await pipeline(database, ['sensor', '--once', '--in-process'], here);
+    expect(after.stdout).toContain('no new or changed files (29 seen)');
+    const [runs] = await database.sql<
+      { n: number }[]
+    >`select count(*)::int as n from runs where trigger = 'sensor'`;
+    expect(runs?.n).toBe(1);
+  });
+});
+
 describe('two workers in empty folders, nothing shared but Redis, PostgreSQL and the bucket', () => {
   const prefix = `landing-s3-${randomUUID()}`;
   const folders = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'pipeline-s3-worker-')));

@@ -28,6 +28,8 @@ const CONTRACT_TABLES = [
   'materializations',
   'node_attempts',
   'check_results',
+  'schedulers',
+  'ticks',
 ];
 
 /** Everything a migration could change, as one comparable value. */

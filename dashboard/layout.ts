@@ -19,7 +19,8 @@ const STYLE = `
   th { background: #eaeef2; } code, pre { font-size: 12px; } pre { white-space: pre-wrap; margin: 0; }
   .status { display: inline-block; padding: 0 6px; border-radius: 8px; color: #fff; font-size: 12px; }
   .succeeded { background: #1a7f37; } .skipped { background: #4d8f5f; } .failed { background: #cf222e; } .running, .queued { background: #0969da; }
-  .pending, .never, .canceled { background: #8c959f; }
+  .pending, .never, .canceled { background: #8c959f; } .amber { background: #9a6700; }
+  td.files { font-size: 12px; white-space: nowrap; } .nowrap { white-space: nowrap; }
   form.inline { display: flex; gap: 8px; align-items: end; flex-wrap: wrap; background: #fff; padding: 10px;
     border: 1px solid #d0d7de; }
   form.inline label { display: flex; flex-direction: column; font-size: 12px; }
@@ -33,7 +34,7 @@ export function page(options: PageOptions, body: Html): string {
 <html lang="en"><head><meta charset="utf-8"><title>${options.title} · asset-pipeline</title>
 ${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
 <style>${raw(STYLE)}${raw(STATE_STYLE)}</style></head>
-<body><header><strong>asset-pipeline</strong><a href="/">Assets</a><a href="/status">Status</a><a href="/runs">Runs</a>
+<body><header><strong>asset-pipeline</strong><a href="/">Assets</a><a href="/status">Status</a><a href="/runs">Runs</a><a href="/automation">Automation</a>
 ${options.queues ? html`<a href="/queues">Queues</a>` : html`<span class="muted">Queues: set REDIS_URL to enable Bull Board</span>`}
 </header><main><h1>${options.title}</h1>${body}</main></body></html>`.value;
 }

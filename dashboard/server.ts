@@ -15,8 +15,10 @@ import { RunHistory } from '../engine/run-history.ts';
 import { RunStore } from '../engine/run-store.ts';
 import { selectAssets } from '../engine/selection.ts';
 import { planFromState, RunRefused, type StateSelection } from '../engine/state-plan.ts';
+import { TickStore } from '../engine/ticks.ts';
 import { BullMqExecutor } from '../queues/bullmq-executor.ts';
 import type { PipelineQueues } from '../queues/queues.ts';
+import { nextFireTime, SCHEDULER_IDS, setSchedulerPaused } from '../queues/schedule.ts';
 import { bullBoardRouter } from './bull-board.ts';
 import { layoutGraph } from './graph-layout.ts';
 import { html } from './html.ts';
@@ -24,6 +26,7 @@ import { field, HttpError, pageNumber } from './http-input.ts';
 import { page } from './layout.ts';
 import { assetPage } from './pages/asset.ts';
 import { graphSvg } from './pages/assets-graph.ts';
+import { automationPage } from './pages/automation.ts';
 import { materializeForm } from './pages/materialize-form.ts';
 import { runPage, runsPage } from './pages/runs.ts';
 import { partitionStrip, problemCounts, statusGrid } from './pages/status.ts';
@@ -54,6 +57,7 @@ export type DashboardOptions = {
 };
 
 const RUNS_PER_PAGE = 50;
+const TICKS_SHOWN = 50;
 /** The last page number a runs page accepts (larger is a 400, not a query with a huge offset). */
 const MAX_PAGE = 1_000_000;
 /** How long the pages share one computation of the asset state. */
@@ -67,6 +71,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
   const { graph, database, queues } = options;
   const store = new RunStore(database.sql);
   const history = new RunHistory(database);
+  const ticks = new TickStore(database.sql);
   const executor = queues ? new BullMqExecutor(queues.assets, graph) : undefined;
   const layout = layoutGraph(graph);
   // The whole graph's state, shared by the pages asking within STATE_TTL_MS (a page reloading
@@ -269,6 +274,61 @@ export function createDashboard(options: DashboardOptions): express.Express {
     true,
   );
   runAction('cancel', (runId) => store.cancel(runId, 'canceled from the dashboard'), false);
+
+  app.get('/automation', async (req, res) => {
+    const [settings, recent] = await Promise.all([ticks.schedulers(), ticks.recent(TICKS_SHOWN)]);
+    const schedulers = await Promise.all(
+      SCHEDULER_IDS.map(async (id) => ({
+        id,
+        setting: settings.get(id),
+        next: queues ? await nextFireTime(queues.schedule, id) : undefined,
+      })),
+    );
+    res.send(
+      page(
+        view('Automation'),
+        automationPage({
+          schedulers,
+          ticks: recent,
+          queues: Boolean(queues),
+          // Pausing changes BullMQ's schedulers as well as the row: it needs Redis.
+          csrfToken: canMaterialize ? generateCsrfToken(req, res) : undefined,
+          noButtons: queues
+            ? 'read-only dashboard: pausing and resuming are off'
+            : 'pausing and resuming from here needs Redis: set REDIS_URL',
+        }),
+      ),
+    );
+  });
+
+  for (const [action, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
+    app.post(
+      `/automation/:id/${action}`,
+      express.urlencoded({ extended: false, limit: '1kb' }),
+      doubleCsrfProtection,
+      async (req, res) => {
+        if (!queues || options.readOnly) {
+          res
+            .status(403)
+            .send(page(view('Not allowed'), html`<p>This dashboard cannot pause or resume schedulers.</p>`));
+          return;
+        }
+        const id = String(req.params.id);
+        const known = (SCHEDULER_IDS as readonly string[]).includes(id);
+        const setting = known ? await setSchedulerPaused(queues.schedule, ticks, id, paused) : undefined;
+        if (!setting) {
+          const why = known
+            ? `scheduler '${id}' is not created: run npx pipeline schedule`
+            : `no scheduler '${id}'`;
+          return notFound(res, why, true);
+        }
+        res.redirect(303, '/automation');
+      },
+    );
+  }
 
   app.post(
     '/materialize',

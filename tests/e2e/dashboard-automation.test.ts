@@ -12,7 +12,7 @@ import { openQueues, type PipelineQueues } from '../../queues/queues.ts';
 import { upsertSchedules } from '../../queues/schedule.ts';
 import { launchChromium } from '../support/browser.ts';
 import { REPO_ROOT } from '../support/cli.ts';
-import { sameOrigin, toyDashboards } from '../support/dashboard.ts';
+import { postForm, toyDashboards } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys } from '../support/processes.ts';
 import { redisUrl } from '../support/urls.ts';
@@ -74,16 +74,7 @@ async function automationPage(url: string) {
 }
 
 function post(url: string, id: string, action: string, token?: string, cookie?: string) {
-  return fetch(`${url}/automation/${encodeURIComponent(id)}/${action}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...sameOrigin(url),
-      ...(cookie ? { cookie } : {}),
-    },
-    body: new URLSearchParams(token ? { _csrf: token } : {}).toString(),
-  });
+  return postForm(url, `/automation/${encodeURIComponent(id)}/${action}`, token, cookie);
 }
 
 const pausedRow = async (id: string) =>

@@ -12,7 +12,7 @@ import { connectRedis } from '../../queues/connection.ts';
 import { openQueues, type PipelineQueues } from '../../queues/queues.ts';
 import { assets as toyAssets } from '../fixtures/toy-assets.ts';
 import { type CliChild, REPO_ROOT, startCli } from '../support/cli.ts';
-import { sameOrigin, toyDashboards } from '../support/dashboard.ts';
+import { postForm, sameOrigin, toyDashboards } from '../support/dashboard.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { deleteRedisKeys, freePort } from '../support/processes.ts';
 import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
@@ -448,16 +448,7 @@ async function failedRun(partition: string): Promise<string> {
 const runPageForm = (base: string, runId: string) => pageForm(`${base}/runs/${runId}`);
 
 function postAction(base: string, runId: string, action: string, token?: string, cookie?: string) {
-  return fetch(`${base}/runs/${runId}/${action}`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      ...sameOrigin(base),
-      ...(cookie ? { cookie } : {}),
-    },
-    body: new URLSearchParams(token ? { _csrf: token } : {}).toString(),
-  });
+  return postForm(base, `/runs/${runId}/${action}`, token, cookie);
 }
 
 const runStatus = async (runId: string) =>

@@ -50,3 +50,17 @@ export function toyDashboards(services: () => { database: Database; queues: Pipe
 export function sameOrigin(base: string): Record<string, string> {
   return { origin: new URL(base).origin };
 }
+
+/** A same-origin form POST to one of the dashboard's actions, with its CSRF token and cookie if given. */
+export function postForm(base: string, path: string, token?: string, cookie?: string) {
+  return fetch(`${base}${path}`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...sameOrigin(base),
+      ...(cookie ? { cookie } : {}),
+    },
+    body: new URLSearchParams(token ? { _csrf: token } : {}).toString(),
+  });
+}

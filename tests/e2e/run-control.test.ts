@@ -551,7 +551,11 @@ describe('pipeline cancel', () => {
     expect(attempts.source?.[0]).toMatch(/^#1 canceled/);
     // The job ended (not retried), and the canceled node's downstream never got a job.
     const sourceJob = assetJobId({ runId, assetKey: 'source', partitionKey: '' });
-    await waitFor('the canceled job to fail', async () => (await queue.getJobState(sourceJob)) === 'failed');
+    // The job itself ends only once the asset's 12 s sleep returns (measured ~17 s for this test
+    // alone, before and after the sensor work): a loaded machine needs more than the default 30 s.
+    await waitFor('the canceled job to fail', async () => (await queue.getJobState(sourceJob)) === 'failed', {
+      timeoutMs: 90_000,
+    });
     expect(await queue.getJob(assetJobId({ runId, assetKey: 'daily', partitionKey: MONTH }))).toBeUndefined();
 
     const finished = await pipeline(['cancel', short(runId)], { target });

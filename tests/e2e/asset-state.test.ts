@@ -15,6 +15,14 @@ import { TOY_TABLES_SQL } from '../fixtures/toy-assets.ts';
 import { type CliResult, REPO_ROOT, runCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ANSWER_TABLES, expectAnswers, expectedAnswers, expectTable } from '../support/fixture-answers.ts';
+import {
+  monthsBetween,
+  nodeId,
+  nodesOf,
+  PARTITIONED,
+  UNPARTITIONED,
+  WINDOWED_ANSWERS,
+} from '../support/graph-nodes.ts';
 import { copyLanding } from '../support/landing-copy.ts';
 import { serverUrl, withDatabase } from '../support/urls.ts';
 
@@ -32,46 +40,7 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 const TOY_ASSETS = join(REPO_ROOT, 'tests/fixtures/toy-assets.ts');
 const NOT_MARKET = '* -group:market';
 
-/** Every month of a range, `YYYY-MM`, ascending. */
-function monthsBetween(from: string, to: string): string[] {
-  const index = (key: string) => Number(key.slice(0, 4)) * 12 + Number(key.slice(5, 7)) - 1;
-  const months: string[] = [];
-  for (let i = index(from); i <= index(to); i++) {
-    months.push(`${Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`);
-  }
-  return months;
-}
-
 const MONTHS = monthsBetween('2025-09', '2026-10');
-/** The partitioned assets outside group market, in the graph's order. */
-const PARTITIONED = [
-  'customer_snapshots',
-  'segment_distribution',
-  'segment_changes',
-  'traffic',
-  'customer_month_revenue',
-  'traffic_value_counts',
-  'industry_exposure',
-  'top_customers',
-  'consistently_active_top_customers',
-  'customer_revenue_categories',
-  'industry_exposure_extended',
-  'descriptive_statistics',
-];
-const UNPARTITIONED = ['channels', 'customers', 'customers_revenue_by_period'];
-/** The answers that read the 12-month window of customer_month_revenue (or of traffic_value_counts), or such an answer. */
-const WINDOWED_ANSWERS = [
-  'industry_exposure',
-  'top_customers',
-  'consistently_active_top_customers',
-  'customer_revenue_categories',
-  'industry_exposure_extended',
-  'descriptive_statistics',
-];
-
-const nodeId = (asset: string, partition: string | null) => (partition ? `${asset}[${partition}]` : asset);
-const nodesOf = (assets: string[], months: string[]) =>
-  assets.flatMap((asset) => months.map((month) => nodeId(asset, month)));
 const sorted = (ids: Iterable<string>) => [...ids].sort();
 
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');

@@ -15,6 +15,7 @@ import { QUEUES } from '../../queues/catalog.ts';
 import { type CliChild, type CliResult, runCli, startCli } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ANSWER_TABLES, expectAnswers, expectedAnswers } from '../support/fixture-answers.ts';
+import { monthsBetween, nodesOf, PARTITIONED, WINDOWED_ANSWERS } from '../support/graph-nodes.ts';
 import { copyLanding } from '../support/landing-copy.ts';
 import { deleteRedisKeys, waitFor } from '../support/processes.ts';
 import { redisUrl, serverUrl, withDatabase } from '../support/urls.ts';
@@ -31,40 +32,6 @@ const PREFIX = `test-sensor-${randomUUID()}`;
 const SETTLE_SECONDS = 2;
 const TEST_TIMEOUT = 150_000;
 const NEW_FILES = ['customers/2026-10.csv', 'traffic/2026-10.csv'];
-const PARTITIONED = [
-  'customer_snapshots',
-  'segment_distribution',
-  'segment_changes',
-  'traffic',
-  'customer_month_revenue',
-  'traffic_value_counts',
-  'industry_exposure',
-  'top_customers',
-  'consistently_active_top_customers',
-  'customer_revenue_categories',
-  'industry_exposure_extended',
-  'descriptive_statistics',
-];
-/** The answers over a 12-month window of customer_month_revenue (or an answer that is). */
-const WINDOWED = [
-  'industry_exposure',
-  'top_customers',
-  'consistently_active_top_customers',
-  'customer_revenue_categories',
-  'industry_exposure_extended',
-  'descriptive_statistics',
-];
-
-function monthsBetween(from: string, to: string): string[] {
-  const index = (key: string) => Number(key.slice(0, 4)) * 12 + Number(key.slice(5, 7)) - 1;
-  const months: string[] = [];
-  for (let i = index(from); i <= index(to); i++) {
-    months.push(`${Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`);
-  }
-  return months;
-}
-const nodesOf = (keys: string[], months: string[]) =>
-  keys.flatMap((key) => months.map((month) => `${key}[${month}]`));
 /** What one changed traffic month makes stale: its load, its rollups, every window holding it, the by-period answer. */
 const staleAfterTrafficChange = (month: string) =>
   [
@@ -72,7 +39,7 @@ const staleAfterTrafficChange = (month: string) =>
     `customer_month_revenue[${month}]`,
     `traffic_value_counts[${month}]`,
     'customers_revenue_by_period',
-    ...nodesOf(WINDOWED, monthsBetween(month, '2026-10').slice(0, 12)),
+    ...nodesOf(WINDOWED_ANSWERS, monthsBetween(month, '2026-10').slice(0, 12)),
   ].sort();
 
 type SensorRun = {

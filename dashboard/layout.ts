@@ -31,7 +31,7 @@ const STYLE = `
 /** The page around every view: navigation, title, optional auto-refresh. */
 export function page(options: PageOptions, body: Html): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${options.title} · asset-pipeline</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" type="image/svg+xml" href="/static/favicon.svg"><title>${options.title} · asset-pipeline</title>
 ${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
 <style>${raw(STYLE)}${raw(STATE_STYLE)}</style></head>
 <body><header><strong>asset-pipeline</strong><a href="/">Assets</a><a href="/status">Status</a><a href="/runs">Runs</a><a href="/automation">Automation</a>

@@ -38,6 +38,7 @@ import {
   LOOPBACK_HOSTS,
   sameOriginGuard,
 } from './request-guards.ts';
+import { staticFiles } from './static-files.ts';
 
 export type DashboardOptions = {
   graph: AssetGraph<PipelineConfig>;
@@ -116,6 +117,7 @@ export function createDashboard(options: DashboardOptions): express.Express {
     getCsrfTokenFromRequest: (req) => (req.body as Record<string, string> | undefined)?._csrf,
   });
   app.use(sameOriginGuard());
+  app.use(staticFiles());
   app.use(cookieParser());
   // A run whose in-process executor died (a CLI killed mid-run) must not show as running: the
   // pages that show runs look for those first.

@@ -90,6 +90,8 @@ export const runNodes = pgTable(
     metadata: jsonb('metadata'),
     error: text('error'),
     errorCause: text('error_cause'),
+    /** Who ran its latest attempt: `in-process` or the worker's name (host:pid), for the timeline. */
+    worker: text('worker'),
   },
   (t) => [
     primaryKey({ name: 'pk_run_nodes', columns: [t.runId, t.assetKey, t.partitionKey] }),
@@ -135,6 +137,7 @@ export const nodeAttempts = pgTable(
     durationMs: integer('duration_ms'),
     error: text('error'),
     errorCause: text('error_cause'),
+    worker: text('worker'),
   },
   (t) => [
     primaryKey({ name: 'pk_node_attempts', columns: [t.runId, t.assetKey, t.partitionKey, t.attempt] }),
@@ -243,6 +246,36 @@ export const ticks = pgTable(
   ],
 );
 
+/**
+ * Each node's step log: the lines its attempts logged (level, time, message, structured fields),
+ * kept with the run and written outside the asset's transaction, so a failed attempt keeps them.
+ * Bounded per attempt; the last kept line says how many were dropped.
+ */
+export const nodeLogs = pgTable(
+  'node_logs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    runId: uuid('run_id').notNull(),
+    assetKey: text('asset_key').notNull(),
+    partitionKey: text('partition_key').notNull().default(''),
+    attempt: integer('attempt').notNull(),
+    /** The line's place in its attempt's log. */
+    seq: integer('seq').notNull(),
+    loggedAt: timestamp('logged_at', { withTimezone: true }).notNull(),
+    /** trace, debug, info, warn, error, fatal. */
+    level: text('level').notNull(),
+    message: text('message').notNull(),
+    fields: jsonb('fields'),
+  },
+  (t) => [
+    foreignKey({ name: 'fk_node_logs_run', columns: [t.runId], foreignColumns: [runs.id] }).onDelete(
+      'cascade',
+    ),
+    check('ck_node_logs_level', sql`${t.level} in ('trace', 'debug', 'info', 'warn', 'error', 'fatal')`),
+    unique('uk_node_logs_line').on(t.runId, t.assetKey, t.partitionKey, t.attempt, t.seq),
+  ],
+);
+
 /** The engine's tables, for a Drizzle handle that sees nothing of the app's. */
 export const engineSchema = {
   runs,
@@ -252,4 +285,5 @@ export const engineSchema = {
   checkResults,
   schedulers,
   ticks,
+  nodeLogs,
 };

@@ -30,6 +30,7 @@ const CONTRACT_TABLES = [
   'check_results',
   'schedulers',
   'ticks',
+  'node_logs',
 ];
 
 /** Everything a migration could change, as one comparable value. */

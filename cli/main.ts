@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { PipelineError } from '../engine/errors.ts';
 import { printable } from '../engine/format.ts';
@@ -17,8 +18,17 @@ import { registerStatus } from './commands/status.ts';
 import { registerWorker } from './commands/worker.ts';
 import { withServiceHint } from './service-hints.ts';
 
+/** The version in package.json, read once (no JSON import: it would cost a module load). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
 const program = new Command('pipeline')
   .description('A Dagster-style data asset pipeline on BullMQ and PostgreSQL')
+  .version(packageVersion(), '-V, --version', 'print the version and exit')
   .showHelpAfterError('(run `pipeline --help` for usage)')
   .exitOverride();
 

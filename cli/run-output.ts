@@ -125,24 +125,23 @@ export function printRunEnd(
   const parts = [`${count('succeeded')} succeeded`, `${count('failed')} failed`];
   if (count('skipped') > 0) parts.splice(1, 0, `${count('skipped')} skipped (current)`);
   if (count('canceled') > 0) parts.push(`${count('canceled')} canceled`);
-  if (waiting.length > 0) parts.push(`${waiting.length} not started`);
+  if (waiting.length > 0) parts.push(`${waiting.length} pending`);
   say(`run ${runId} ${status}: ${parts.join(', ')} in ${formatDuration(ms)}`);
   for (const line of summary) say(line);
 }
 
-const NOT_STARTED_SHOWN = 20;
+const PENDING_SHOWN = 20;
 
 /** The nodes a failure kept from starting, each with the failed nodes upstream of it. */
 function printNotStarted(waiting: readonly RunNodeRow[], nodes: readonly RunNodeRow[]): void {
   const byId = new Map(nodes.map((node) => [idOf(node), node]));
-  for (const node of waiting.slice(0, NOT_STARTED_SHOWN)) {
+  for (const node of waiting.slice(0, PENDING_SHOWN)) {
     const causes = failedUpstream(node, byId);
     const reason =
       causes.length > 0 ? `upstream ${causes.join(', ')} failed` : 'its upstream did not succeed';
-    say(`  – ${idOf(node)}  not started: ${reason}`);
+    say(`  – ${idOf(node)}  pending: ${reason}`);
   }
-  if (waiting.length > NOT_STARTED_SHOWN)
-    say(`  – … and ${waiting.length - NOT_STARTED_SHOWN} more not started`);
+  if (waiting.length > PENDING_SHOWN) say(`  – … and ${waiting.length - PENDING_SHOWN} more pending`);
 }
 
 /** The failed or canceled nodes this one waits for, directly or through other waiting nodes. */

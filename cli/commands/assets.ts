@@ -10,7 +10,7 @@ export function registerAssets(program: Command): void {
   program
     .command('assets')
     .description('list assets: key, group, partitioned, deps, last materialization')
-    .argument('[selection]', "selection, e.g. '*', 'traffic+', 'group:business' (default: all)", '*')
+    .argument('[selection]', "selection, e.g. '*', 'traffic+', 'group:business'", '*')
     .option('--json', 'machine-readable output')
     .action(async (expression: string, flags: { json?: boolean }) => {
       const [{ selectAssets }, { assetState }] = await Promise.all([

@@ -25,7 +25,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description('the state of every (asset, partition): materialized, stale, missing, failed, running')
-    .argument('[selection]', "selection, e.g. '*', 'traffic+', 'group:business' (default: all)", '*')
+    .argument('[selection]', "selection, e.g. '*', 'traffic+', 'group:business'", '*')
     .option('--partition <YYYY-MM>', 'one month')
     .option('--from <YYYY-MM>', 'first month (with --to; default: the data’s span)')
     .option('--to <YYYY-MM>', 'last month (with --from)')

@@ -306,7 +306,7 @@ describe('pipeline worker × 2 and materialize through BullMQ', () => {
       const runId = runIdOf(result.stdout);
       expect(result.stdout).toMatch(/^ {2}✗ left\[2025-03\] {2}\d+ ms {2}toy failure of left\[2025-03\]$/m);
       expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(
-        new RegExp(`^run ${runId} failed: 4 succeeded, 1 failed, 2 not started in [\\d.]+ m?s$`),
+        new RegExp(`^run ${runId} failed: 4 succeeded, 1 failed, 2 pending in [\\d.]+ m?s$`),
       );
       expect(await runStatus(runId)).toBe('failed');
       const failed = Object.fromEntries((await runNodes(runId)).map((n) => [n.node, n]));

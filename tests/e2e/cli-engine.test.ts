@@ -212,8 +212,8 @@ describe('pipeline materialize --in-process', () => {
     expect(result.lines).toContainEqual(
       expect.stringMatching(/^ {2}✗ left\[2026-10\] {2}\d+ ms {2}toy failure of left\[2026-10\]$/),
     );
-    expect(result.lines).toContain('  – joined[2026-10]  not started: upstream left[2026-10] failed');
-    expect(result.lines).toContain('  – summary  not started: upstream left[2026-10] failed');
+    expect(result.lines).toContain('  – joined[2026-10]  pending: upstream left[2026-10] failed');
+    expect(result.lines).toContain('  – summary  pending: upstream left[2026-10] failed');
     const succeeded = result.lines.filter((l) => l.startsWith('  ✓ ')).map((l) => l.split(/ {2}/)[1]);
     expect(succeeded.map((s) => s?.slice(2)).sort()).toEqual([
       'daily[2026-10]',
@@ -222,7 +222,7 @@ describe('pipeline materialize --in-process', () => {
       'source',
     ]);
     expect(result.lines.at(-1)).toMatch(
-      new RegExp(`^run ${id} failed: 4 succeeded, 1 failed, 2 not started in \\d+ ms$`),
+      new RegExp(`^run ${id} failed: 4 succeeded, 1 failed, 2 pending in \\d+ ms$`),
     );
   });
 
@@ -237,8 +237,8 @@ describe('pipeline materialize --in-process', () => {
         /^ {2}✗ left\[2026-10\] {2}\d+ ms {2}toy\/left\[2026-10\]\.csv:2: value: not a number$/,
       ),
     );
-    expect(result.lines).toContain('  – joined[2026-10]  not started: upstream left[2026-10] failed');
-    expect(result.lines.at(-1)).toMatch(/ failed: 4 succeeded, 1 failed, 2 not started in \d+ ms$/);
+    expect(result.lines).toContain('  – joined[2026-10]  pending: upstream left[2026-10] failed');
+    expect(result.lines.at(-1)).toMatch(/ failed: 4 succeeded, 1 failed, 2 pending in \d+ ms$/);
 
     // With one slot, each node ends before the next starts: the events alternate start, end.
     const events = await database.sql<{ asset: string; event: string }[]>`

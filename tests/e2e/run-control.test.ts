@@ -342,7 +342,7 @@ describe('a node that fails for good, then `pipeline retry` once its cause is fi
     expect(first.stdout).toMatch(new RegExp(`^ {2}✗ left\\[${MONTH}\\] {2}.*${literal(ERROR)}$`, 'm'));
     expect(first.stdout).toContain(`npx pipeline retry ${short(runId)}`);
     expect(first.stdout).toMatch(
-      new RegExp(`^run ${runId} failed: 4 succeeded, 1 failed, 2 not started in `, 'm'),
+      new RegExp(`^run ${runId} failed: 4 succeeded, 1 failed, 2 pending in `, 'm'),
     );
 
     const failed = await showRun(runId);

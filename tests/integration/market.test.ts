@@ -864,7 +864,7 @@ describe('pipeline materialize group:market --in-process (the CLI, LOG_LEVEL=deb
     expect(result.stdout).toContain(`✗ stock_prices`);
     expect(result.stdout).toContain(`Alpha Vantage rejected NOPE: ${INVALID_CALL}`);
     expect(result.stdout).not.toContain('↻');
-    expect(result.stdout).toMatch(/– stock_comparison\s+not started: upstream stock_prices failed/);
+    expect(result.stdout).toMatch(/– stock_comparison\s+pending: upstream stock_prices failed/);
     expect(result.stderr).toContain('materialization failed'); // the warn log with the error
     expect(result.stdout + result.stderr).not.toContain(API_KEY);
     expect(fake.requestsFor('NOPE')).toHaveLength(1);
